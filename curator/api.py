@@ -1,0 +1,245 @@
+"""Curator's public API for plugins.
+
+A plugin is a module exposing ``@hookimpl`` functions (see :mod:`curator.hookspecs`) that call
+``register(obj)`` with instances of the classes below. Bundled plugins in ``plugins/`` use
+nothing but this module and the helper modules it re-exports, exactly like third-party ones.
+
+Heavy imports (torch) stay out of this module so that ``curator --help`` is fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable
+
+from .hookspecs import hookimpl
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+
+    import torch
+
+__all__ = [
+    "hookimpl",
+    "Architecture",
+    "Dataset",
+    "DatasetSplit",
+    "Importer",
+    "ImportBatch",
+    "PaperRecord",
+    "SampleResult",
+    "Scraper",
+    "Verifier",
+    "VerifyTask",
+    "STATUSES",
+]
+
+# Per-sample outcome of a verifier. "certified" means the verifier proved the predicted class
+# constant on the whole threat set; whether that prediction is correct is recorded separately
+# (certified accuracy counts samples that are certified AND correct).
+STATUSES = ("certified", "not_certified", "abstain", "timeout", "error")
+
+
+class Registered:
+    """Common shape of every registered object: a unique ``name`` and a ``version``."""
+
+    kind: ClassVar[str] = "object"
+    name: str = ""
+    version: str = "0"
+    description: str = ""
+
+    def describe(self) -> dict[str, Any]:
+        """What ``curator plugins --format json`` lists for this object."""
+        return {"name": self.name, "version": self.version, "description": self.description}
+
+
+# --------------------------------------------------------------------------- verifiers
+
+
+@dataclass
+class VerifyTask:
+    """One batch of work for a verifier.
+
+    ``model`` is an ``nn.Module`` in eval mode on ``device`` whose input is in [0, 1] pixel space
+    (the entry's normalisation is already its first layer). ``inputs`` is ``[B, *input_shape]``,
+    ``labels`` is ``[B]`` (long), ``indices`` are the test-set indices of the rows. The threat
+    set of row ``i`` is ``{x : ||x - inputs[i]||_norm <= radius} ∩ [0, 1]^d``.
+    """
+
+    model: "torch.nn.Module"
+    inputs: "torch.Tensor"
+    labels: "torch.Tensor"
+    indices: list[int]
+    norm: str  # "l1" | "l2" | "linf"
+    radius: float
+    params: dict[str, Any]
+    num_classes: int
+    device: str = "cpu"
+    seed: int = 0
+    time_limit: float | None = None  # seconds per sample; over it → status "timeout"
+    progress: Callable[[int], None] | None = None  # call with the number of samples just finished
+
+
+@dataclass
+class SampleResult:
+    """A verifier's answer for one input.
+
+    ``predicted`` is the class the verifier certifies (or the model predicts), -1 for abstain.
+    ``radius`` is the certified radius when the method computes one (smoothing, binary search).
+    ``extra`` holds method-specific numbers (e.g. ``p_lower``, ``n_used``, a ``witness``).
+    """
+
+    index: int
+    label: int
+    predicted: int
+    status: str
+    seconds: float
+    radius: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def correct(self) -> bool:
+        return self.predicted == self.label
+
+    @property
+    def certified_correct(self) -> bool:
+        return self.status == "certified" and self.correct
+
+
+class Verifier(Registered):
+    """A certification method (or, with ``kind = "attack"``, an upper-bound method).
+
+    Subclasses set ``name``, ``version``, ``certification`` ("deterministic" | "probabilistic" |
+    "attack"), ``norms`` (the norms they handle) and ``params_schema`` (a JSON Schema 2020-12 of
+    their params, with defaults), and implement :meth:`verify`.
+    """
+
+    kind = "verifier"
+    certification: str = "deterministic"
+    norms: tuple[str, ...] = ("linf", "l2", "l1")
+    params_schema: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": {}}
+
+    def verify(self, task: VerifyTask) -> list[SampleResult]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d.update(certification=self.certification, norms=list(self.norms), params_schema=self.params_schema)
+        return d
+
+
+# --------------------------------------------------------------------------- scrapers
+
+
+@dataclass
+class PaperRecord:
+    """Normalised paper metadata, whatever service answered."""
+
+    title: str
+    authors: list[str] = field(default_factory=list)
+    year: int | None = None
+    venue: str | None = None
+    arxiv: str | None = None  # without version suffix
+    doi: str | None = None
+    openreview: str | None = None
+    url: str | None = None
+    pdf_url: str | None = None
+    abstract: str | None = None
+    source: str | None = None  # the scraper that answered
+
+
+class Scraper(Registered):
+    """Resolves references (URLs, ``arxiv:ID``, ``doi:…``, titles) to a :class:`PaperRecord`."""
+
+    kind = "scraper"
+    patterns: tuple[str, ...] = ()  # human-readable list of what it understands
+
+    def matches(self, ref: str) -> bool:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def resolve(self, ref: str, http: Any) -> PaperRecord:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d["patterns"] = list(self.patterns)
+        return d
+
+
+# --------------------------------------------------------------------------- importers
+
+
+@dataclass
+class ImportBatch:
+    """Entries an importer produced, plus the quirks it noticed in its source."""
+
+    entries: list[dict[str, Any]]
+    warnings: list[str] = field(default_factory=list)
+
+
+class Importer(Registered):
+    """Reads a foreign leaderboard file and returns schema-valid entries."""
+
+    kind = "importer"
+
+    def read(self, source: "Path") -> ImportBatch:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+@dataclass
+class DatasetSplit:
+    """Test inputs in [0, 1] as float32 ``[N, C, H, W]`` (or ``[N, D]``) and long labels ``[N]``."""
+
+    inputs: "torch.Tensor"
+    labels: "torch.Tensor"
+    num_classes: int
+    source: str = ""  # where the data came from (URL or path) for the report
+
+
+class Dataset(Registered):
+    """Loads a test split. ``data_dir`` is a user-provided folder (``--data-dir``/``CURATOR_DATA``)
+    that may already hold the files; ``cache_dir`` is where downloads go."""
+
+    kind = "dataset"
+    input_shape: tuple[int, ...] = ()
+    num_classes: int = 0
+
+    def load(self, data_dir: "Path | None", cache_dir: "Path") -> DatasetSplit:  # pragma: no cover
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d.update(input_shape=list(self.input_shape), num_classes=self.num_classes)
+        return d
+
+
+# --------------------------------------------------------------------------- architectures
+
+
+class Architecture(Registered):
+    """Builds an ``nn.Module`` from kwargs (validated against ``kwargs_schema``)."""
+
+    kind = "architecture"
+    kwargs_schema: dict[str, Any] = {"type": "object"}
+
+    def build(self, **kwargs: Any) -> "torch.nn.Module":  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d["kwargs_schema"] = self.kwargs_schema
+        return d
+
+
+def iter_registered_kinds() -> Iterable[tuple[str, str, type[Registered]]]:
+    """(hook name, kind, base class) for every hook; the plugin host walks this table."""
+    return (
+        ("register_verifiers", "verifier", Verifier),
+        ("register_scrapers", "scraper", Scraper),
+        ("register_importers", "importer", Importer),
+        ("register_datasets", "dataset", Dataset),
+        ("register_architectures", "architecture", Architecture),
+    )

@@ -1,0 +1,38 @@
+"""The ``curator`` command line. Each command lives in its own module in this package."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .. import __version__
+from ..errors import CuratorError
+
+
+class CuratorGroup(click.Group):
+    """Turns :class:`CuratorError` into one ``error: …`` line and its exit code (no traceback)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except CuratorError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=CuratorGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="curator")
+def main() -> None:
+    """curator — validate, re-verify and publish certified-robustness claims."""
+
+
+def _register_commands() -> None:
+    from . import plugins_cmd
+
+    for module in (plugins_cmd,):
+        for command in module.COMMANDS:
+            main.add_command(command)
+
+
+_register_commands()

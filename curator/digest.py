@@ -1,0 +1,18 @@
+"""The identity of a claim, shared by ``verify`` (which signs a report for it) and ``approve``
+(which checks that a report belongs to the entry being approved)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .jsonio import canonical_bytes, sha256_bytes
+
+# Fields that the board itself changes as a claim moves through its lifecycle; they are not part
+# of what the submitter claimed, so they do not change the claim's digest.
+LIFECYCLE_FIELDS = ("status", "history", "reports")
+
+
+def claim_digest(entry: dict[str, Any]) -> str:
+    """sha256 of the entry's canonical JSON without its lifecycle fields."""
+    claim = {k: v for k, v in entry.items() if k not in LIFECYCLE_FIELDS}
+    return sha256_bytes(canonical_bytes(claim))

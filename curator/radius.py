@@ -1,0 +1,36 @@
+"""Radii as papers write them ("8/255", "0.1", "36/255") and as numbers."""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+_NUMBER = r"\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
+_RADIUS_RE = re.compile(rf"^\s*({_NUMBER})\s*(?:/\s*({_NUMBER}))?\s*$")
+
+
+def parse_radius(text: str) -> float:
+    """``"8/255"`` → 0.03137…, ``"0.1"`` → 0.1. Raises ``ValueError`` on anything else."""
+    if not isinstance(text, str):
+        raise ValueError(f"radius text must be a string, not {type(text).__name__}")
+    m = _RADIUS_RE.match(text)
+    if not m:
+        raise ValueError(f"cannot parse radius {text!r} (expected a number or a fraction like 8/255)")
+    num = Fraction(m.group(1))
+    if m.group(2) is not None:
+        den = Fraction(m.group(2))
+        if den == 0:
+            raise ValueError(f"radius {text!r} divides by zero")
+        num /= den
+    return float(num)
+
+
+def format_radius(value: float) -> str:
+    """A readable text for a radius: ``k/255`` when it is one, else a short decimal."""
+    k = value * 255
+    if abs(k - round(k)) < 1e-9 and round(k) != 0 and abs(value - round(value)) > 1e-12:
+        return f"{round(k)}/255"
+    return f"{value:g}"
+
+
+RADIUS_TOLERANCE = 1e-9

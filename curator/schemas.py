@@ -1,0 +1,108 @@
+"""Loading curator's JSON Schemas and validating documents against them.
+
+Schemas are resolved locally by ``$id`` with :mod:`referencing`; nothing is ever fetched.
+Errors come back as ``(json_pointer, message)`` pairs, every one of them, not just the first.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Iterable
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+ENTRY_SCHEMA_ID = "https://curator.dev/schemas/entry/v1"
+REPORT_SCHEMA_ID = "https://curator.dev/schemas/report/v1"
+
+
+@lru_cache(maxsize=1)
+def _load_all() -> dict[str, dict[str, Any]]:
+    schemas: dict[str, dict[str, Any]] = {}
+    for item in resources.files("curator_schemas").iterdir():
+        if item.name.endswith(".schema.json"):
+            schema = json.loads(item.read_text(encoding="utf-8"))
+            Draft202012Validator.check_schema(schema)
+            schemas[schema["$id"]] = schema
+    return schemas
+
+
+def schema_files() -> dict[str, str]:
+    """``$id`` → file name, for documentation and ``curator schemas``."""
+    out = {}
+    for item in resources.files("curator_schemas").iterdir():
+        if item.name.endswith(".schema.json"):
+            out[json.loads(item.read_text(encoding="utf-8"))["$id"]] = item.name
+    return out
+
+
+@lru_cache(maxsize=1)
+def registry() -> Registry:
+    resources_ = [(sid, Resource.from_contents(s, default_specification=DRAFT202012)) for sid, s in _load_all().items()]
+    return Registry().with_resources(resources_)
+
+
+def get_schema(schema_id: str) -> dict[str, Any]:
+    return _load_all()[schema_id]
+
+
+@lru_cache(maxsize=None)
+def validator(schema_id: str) -> Draft202012Validator:
+    return Draft202012Validator(get_schema(schema_id), registry=registry())
+
+
+def validator_for_schema(schema: dict[str, Any]) -> Draft202012Validator:
+    """A validator for a plugin-supplied schema (e.g. a verifier's params), local refs only."""
+    return Draft202012Validator(schema, registry=registry())
+
+
+def pointer(parts: Iterable[Any]) -> str:
+    """RFC 6901 JSON pointer from a path of keys and indices."""
+    out = ""
+    for part in parts:
+        out += "/" + str(part).replace("~", "~0").replace("/", "~1")
+    return out
+
+
+def _leaf_errors(error: ValidationError) -> Iterable[ValidationError]:
+    # oneOf/anyOf errors are vague at the top; their most specific sub-error says what is wrong.
+    if error.context and error.validator in ("oneOf", "anyOf"):
+        best = max(error.context, key=lambda e: len(e.absolute_path))
+        if len(best.absolute_path) > len(error.absolute_path):
+            yield from _leaf_errors(best)
+            return
+    yield error
+
+
+def _describe(error: ValidationError) -> list[tuple[str, str]]:
+    path = list(error.absolute_path)
+    if error.validator == "required":
+        # Point at the missing field itself, not at its parent object.
+        instance = error.instance if isinstance(error.instance, dict) else {}
+        missing = [r for r in error.validator_value if r not in instance]
+        return [(pointer(path + [name]), "required field is missing") for name in missing]
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        extra = sorted(k for k in error.instance if k not in allowed)
+        return [(pointer(path + [k]), f"unknown field {k!r} (allowed: {', '.join(sorted(allowed))})") for k in extra]
+    message = error.message
+    if len(message) > 300:
+        message = message[:300] + "…"
+    return [(pointer(path), message)]
+
+
+def validate(instance: Any, schema_id: str) -> list[tuple[str, str]]:
+    """Every schema violation of ``instance`` as ``(pointer, message)``, sorted by pointer."""
+    return validate_with(validator(schema_id), instance)
+
+
+def validate_with(v: Draft202012Validator, instance: Any) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for error in v.iter_errors(instance):
+        for leaf in _leaf_errors(error):
+            found.extend(_describe(leaf))
+    return sorted(set(found))

@@ -1,0 +1,74 @@
+"""Where the leaderboard keeps its files, and safe paths inside it.
+
+Layout (relative to the store root, ``leaderboard/`` in the repository)::
+
+    entries/<dataset>/<norm>/<id>.json
+    reports/<id>/<report-sha256>.json
+    README.md                           (rendered tables)
+
+No path built from a submission can leave the store: every component is a slug and the
+resolved path is checked to be inside the root (symlinks included).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import CuratorError
+from .jsonio import read_json
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,126}[a-z0-9])?$")
+NORMS = ("l1", "l2", "linf")
+ENTRIES_DIR = "entries"
+REPORTS_DIR = "reports"
+
+
+class StorePathError(CuratorError):
+    pass
+
+
+def check_slug(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not SLUG_RE.match(value):
+        raise StorePathError(f"{what} {value!r} is not a slug (lowercase letters, digits and '-', at most 128)")
+    return value
+
+
+def inside(root: Path, *parts: str) -> Path:
+    """``root/parts…`` after checking that it resolves (symlinks followed) inside ``root``."""
+    root_resolved = root.resolve()
+    candidate = root.joinpath(*parts)
+    resolved = candidate.resolve()
+    if resolved != root_resolved and root_resolved not in resolved.parents:
+        raise StorePathError(f"path {candidate} escapes the store {root}")
+    return candidate
+
+
+def entry_path(root: Path, entry: dict[str, Any]) -> Path:
+    setting = entry.get("setting") or {}
+    dataset = check_slug(setting.get("dataset"), "dataset")
+    norm = setting.get("norm")
+    if norm not in NORMS:
+        raise StorePathError(f"norm {norm!r} is not one of {', '.join(NORMS)}")
+    eid = check_slug(entry.get("id"), "entry id")
+    return inside(root, ENTRIES_DIR, dataset, norm, f"{eid}.json")
+
+
+def report_path(root: Path, entry_id: str, report_sha256: str) -> Path:
+    check_slug(entry_id, "entry id")
+    if not re.fullmatch(r"[0-9a-f]{64}", report_sha256 or ""):
+        raise StorePathError(f"report digest {report_sha256!r} is not a sha256")
+    return inside(root, REPORTS_DIR, entry_id, f"{report_sha256}.json")
+
+
+def iter_entry_files(root: Path) -> Iterator[Path]:
+    base = root / ENTRIES_DIR
+    if not base.is_dir():
+        return iter(())
+    return iter(sorted(p for p in base.glob("*/*/*.json") if p.is_file()))
+
+
+def load_entries(root: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """Every entry in the store (parsed, not validated), in a stable order."""
+    return [(p, read_json(p)) for p in iter_entry_files(root)]
