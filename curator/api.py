@@ -30,14 +30,23 @@ __all__ = [
     "SampleResult",
     "Scraper",
     "Verifier",
+    "Attack",
     "VerifyTask",
     "STATUSES",
+    "ATTACK_STATUSES",
 ]
 
 # Per-sample outcome of a verifier. "certified" means the verifier proved the predicted class
 # constant on the whole threat set; whether that prediction is correct is recorded separately
 # (certified accuracy counts samples that are certified AND correct).
 STATUSES = ("certified", "not_certified", "abstain", "timeout", "error")
+
+# Per-sample outcome of an attack (an upper bound on robust accuracy): "broken" means an input in
+# the threat set was found whose prediction differs from the label (its witness is in
+# ``extra["witness"]`` as a tensor shaped like the input, with ``extra["margin"]``); "not_broken"
+# means the attack failed, which proves nothing; "misclassified" means the clean input is
+# already wrong (itself a witness).
+ATTACK_STATUSES = ("broken", "not_broken", "misclassified", "timeout", "error")
 
 
 class Registered:
@@ -126,6 +135,14 @@ class Verifier(Registered):
         d = super().describe()
         d.update(certification=self.certification, norms=list(self.norms), params_schema=self.params_schema)
         return d
+
+
+class Attack(Verifier):
+    """An attack, registered through ``register_verifiers``: its results bound robust accuracy
+    from above and check certificates for soundness. ``verify`` returns :class:`SampleResult`
+    objects whose ``status`` is one of :data:`ATTACK_STATUSES`."""
+
+    certification = "attack"
 
 
 # --------------------------------------------------------------------------- scrapers
