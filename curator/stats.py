@@ -141,15 +141,18 @@ def decide(
 ) -> Verdict:
     """The verdict on a claimed certified accuracy ``claimed`` (percent), in this order:
 
-    1. ``error`` — a soundness failure (an attack broke a sample the verifier certified: the
-       verifier's output cannot be trusted), no sample was run, or more than
-       ``max_undecided_share`` of the samples ended in ``error``/``timeout`` (``undecided``).
+    1. ``error`` — a soundness failure: an attack broke a sample the verifier certified, so the
+       verifier's output cannot be trusted.
     2. ``refuted`` — ``claimed`` is above the upper end of the attack's robust-accuracy interval
-       (an attack upper-bounds the true robust accuracy), or ``same_protocol`` (the claim's own
-       verifier and parameters were run) and ``claimed`` is above the upper end of the certified
-       interval: the claimed protocol certifies significantly less than claimed.
-    3. ``confirmed`` — ``claimed`` is within or below the certified interval (``<= upper``).
-    4. ``unconfirmed`` — curator certified less than claimed with another (weaker) verifier:
+       (an attack upper-bounds the true robust accuracy; this holds even when no sample was
+       certified, e.g. after the attack pre-pass stopped the run).
+    3. ``error`` — no sample was verified, or more than ``max_undecided_share`` of the samples
+       ended in ``error``/``timeout`` (``undecided``).
+    4. ``refuted`` — ``same_protocol`` (the claim's own verifier and parameters were run) and
+       ``claimed`` is above the upper end of the certified interval: the claimed protocol
+       certifies significantly less than claimed.
+    5. ``confirmed`` — ``claimed`` is within or below the certified interval (``<= upper``).
+    6. ``unconfirmed`` — curator certified less than claimed with another (weaker) verifier:
        a weaker verifier cannot refute a stronger one.
     """
     if soundness_failures:
@@ -158,6 +161,10 @@ def decide(
             f"soundness failure: {first.get('attack', 'the attack')} broke sample {first.get('index')} that "
             f"{first.get('verifier', verifier)} certified ({len(soundness_failures)} such sample(s)); "
             "the certificates of this run cannot be trusted"))
+    if attack is not None and attack.n > 0 and claimed > attack.upper:
+        return Verdict("refuted", (
+            f"claimed {_pct(claimed)} is above the upper end {_pct(attack.upper)} of the {attack.confidence:.0%} "
+            f"interval of the attacked (robust) accuracy {_pct(attack.value)} on {attack.n} samples"))
     if certified.n == 0:
         return Verdict("error", "no sample was verified")
     if undecided > max_undecided_share * certified.n:
@@ -165,10 +172,6 @@ def decide(
             f"{undecided} of {certified.n} samples ended in error or timeout, over the "
             f"{max_undecided_share:.0%} limit: the run cannot decide"))
     ci = f"{certified.confidence:.0%} interval [{_pct(certified.lower)}, {_pct(certified.upper)}]"
-    if attack is not None and claimed > attack.upper:
-        return Verdict("refuted", (
-            f"claimed {_pct(claimed)} is above the upper end {_pct(attack.upper)} of the {attack.confidence:.0%} "
-            f"interval of the attacked (robust) accuracy {_pct(attack.value)} on {attack.n} samples"))
     if claimed <= certified.upper:
         return Verdict("confirmed", (
             f"claimed {_pct(claimed)} is within or below the certified accuracy {_pct(certified.value)} "
