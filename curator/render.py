@@ -91,7 +91,7 @@ def group_by_setting(entries: Iterable[dict[str, Any]]) -> list[tuple[Setting, l
     """Entries grouped by (dataset, norm, radius), settings in board order, hidden statuses dropped.
 
     Two entries whose radii agree within tolerance share a setting; its heading uses the most
-    common ``radius_text`` (alphabetically first on a tie), so "8/255" wins over "0.0314".
+    common ``radius_text``; on a tie a fraction wins ("8/255" over "0.0314"), then alphabetical order.
     """
     groups: dict[tuple[str, str, float], list[dict[str, Any]]] = {}
     for e in entries:
@@ -105,7 +105,7 @@ def group_by_setting(entries: Iterable[dict[str, Any]]) -> list[tuple[Setting, l
         texts: dict[str, int] = {}
         for m in members:
             texts[m["setting"]["radius_text"]] = texts.get(m["setting"]["radius_text"], 0) + 1
-        text = sorted(texts, key=lambda t: (-texts[t], t))[0]
+        text = sorted(texts, key=lambda t: (-texts[t], "/" not in t, t))[0]
         out.append((Setting(dataset, norm, radius, text), members))
     out.sort(key=lambda item: item[0].sort_key())
     return out
