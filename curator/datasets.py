@@ -71,7 +71,9 @@ def read_idx(path: Path, expected_sha256: str | None = None) -> np.ndarray:
     ``expected_sha256`` pins the *decompressed* content, so the same data gzipped differently
     (mirrors re-compress) is still recognised, and anything else is refused."""
     path = Path(path)
-    raw = _gunzip(path) if path.suffix == ".gz" else path.read_bytes()
+    with open(path, "rb") as fh:
+        gzipped = fh.read(2) == b"\x1f\x8b"  # by content: cache entries are named by hash, not .gz
+    raw = _gunzip(path) if gzipped else path.read_bytes()
     if expected_sha256 is not None:
         actual = hashlib.sha256(raw).hexdigest()
         if actual != expected_sha256:
