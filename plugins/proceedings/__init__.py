@@ -135,6 +135,8 @@ class ProceedingsScraper(Scraper):
         if not self.matches(ref):
             raise ScrapeError(f"proceedings: {ref!r} is not a page of a known proceedings site")
         page = html_page_url(ref.strip())
+        if page.startswith("http://"):
+            page = "https://" + page[len("http://"):]  # every one of these sites serves https
         fetch = page
         mirror = base_url("proceedings", "")
         if mirror:
