@@ -171,7 +171,7 @@ def test_truncated_body_is_detected_retried_and_reported(client, tmp_path):
     try:
         port = srv.getsockname()[1]
         with pytest.raises(ScrapeError, match=r"truncated response .* after 2 attempts"):
-            client(retries=1).get_json(f"http://127.0.0.1:{port}/x", service="t")
+            client(retries=1, read_timeout=0.5).get_json(f"http://127.0.0.1:{port}/x", service="t")
     finally:
         stop.set()
         srv.close()
