@@ -65,7 +65,7 @@ def resolve(ref: str, scrapers: Iterable[Scraper], http: HttpClient, only: str |
 
 
 def link_published(record: PaperRecord, scrapers: list[Scraper], http: HttpClient) -> PaperRecord:
-    """Fill venue/year/DOI of the published version of a preprint (Semantic Scholar, then dblp).
+    """Fill venue/year/DOI of the published version of a preprint (dblp, then Semantic Scholar).
 
     A candidate counts only if its title matches (≥ TITLE_MATCH_THRESHOLD) and its venue is not
     a preprint server. Returns ``record`` unchanged when nothing better is found.
@@ -74,10 +74,12 @@ def link_published(record: PaperRecord, scrapers: list[Scraper], http: HttpClien
         return record
     by_name = {s.name: s for s in scrapers}
     lookups: list[tuple[str, str]] = []
-    if record.arxiv and "semantic-scholar" in by_name:
-        lookups.append(("semantic-scholar", f"arxiv:{record.arxiv}"))
+    # dblp first: its year is the venue's; Semantic Scholar's "year" is the first appearance
+    # (the preprint's), so it comes second, for papers dblp does not list.
     if "dblp" in by_name and record.title:
         lookups.append(("dblp", record.title))
+    if record.arxiv and "semantic-scholar" in by_name:
+        lookups.append(("semantic-scholar", f"arxiv:{record.arxiv}"))
     for name, ref in lookups:
         try:
             other = by_name[name].resolve(ref, http)

@@ -1,4 +1,5 @@
-"""Venue names as the board writes them: ``ICLR 2024``, ``NeurIPS 2021``, ``ICML 2019``.
+"""Venue names as the board writes them: ``ICLR``, ``NeurIPS``, ``ICML`` (the year lives in the
+paper's ``year`` field, see docs/schema.md).
 
 Services spell venues differently (Semantic Scholar "International Conference on Learning
 Representations", dblp "ICLR", Crossref "2019 IEEE/CVF International Conference on Computer
@@ -51,14 +52,18 @@ def acronym(name: str) -> str | None:
 
 
 def short_venue(name: str | None, year: int | None = None) -> str | None:
-    """``ICLR 2024`` style; the name unchanged when it is not a known venue; None for preprints."""
+    """The acronym of a known venue (``ICLR``), else the name as given; None for preprints.
+
+    ``year`` is accepted for callers that have one but not written into the name.
+    """
     if name is None or is_preprint_venue(name):
         return None
     name = " ".join(name.split())
     short = acronym(name)
-    if short is None:
-        return name[:200]
-    if year is not None:
-        return f"{short} {year}"
-    m = re.search(r"\b(19[5-9]\d|20\d\d)\b", name)
-    return f"{short} {m.group(1)}" if m else short
+    return short if short is not None else name[:200]
+
+
+def year_in(name: str | None) -> int | None:
+    """A four-digit year written in a venue name ("ICLR 2024 poster" → 2024)."""
+    m = re.search(r"\b(19[5-9]\d|20\d\d)\b", name or "")
+    return int(m.group(1)) if m else None

@@ -63,9 +63,9 @@ def serve_all(httpserver) -> None:
     serve(httpserver, "/dblp/search/publ/api", "dblp_search.json", "application/json",
           {"q": "Certified Training: Small Boxes are All You Need", "format": "json", "h": "10"})
     serve(httpserver, "/dblp/search/publ/api", "dblp_empty.json", "application/json")
-    serve(httpserver, "/crossref/works/10.1109/ICCV.2019.00494", "crossref_iccv2019.json", "application/json")
-    httpserver.expect_request("/crossref/works/10.48550/arXiv.2210.04871").respond_with_data("Resource not found.", status=404, content_type="text/plain")
-    serve(httpserver, "/doi/10.48550/arXiv.2210.04871", "csl_arxiv_2210.04871.json", "application/vnd.citationstyles.csl+json")
+    serve(httpserver, "/crossref/works/10.1109/iccv.2019.00494", "crossref_iccv2019.json", "application/json")
+    httpserver.expect_request("/crossref/works/10.48550/arxiv.2210.04871").respond_with_data("Resource not found.", status=404, content_type="text/plain")
+    serve(httpserver, "/doi/10.48550/arxiv.2210.04871", "csl_arxiv_2210.04871.json", "application/vnd.citationstyles.csl+json")
     serve(httpserver, "/proc/proceedings.mlr.press/v139/zhang21b.html", "pmlr_v139_zhang21b.html", "text/html; charset=utf-8")
     serve(httpserver, "/proc/openaccess.thecvf.com/content_ICCV_2019/html/Gowal_Scalable_Verified_Training_for_Provably_Robust_Image_Classification_ICCV_2019_paper.html",
           "cvf_iccv2019_gowal.html", "text/html; charset=utf-8")

@@ -16,6 +16,7 @@ from typing import Any
 from curator import refs
 from curator.api import PaperRecord, Scraper, hookimpl
 from curator.http import HttpClient, NotFound, Response, ScrapeError, base_url
+from curator.venues import short_venue
 
 __version__ = "1.0.0"
 
@@ -46,12 +47,13 @@ def _venue_and_year(note: dict[str, Any], content: dict[str, Any]) -> tuple[str 
             venue = None  # not a publication
         else:
             # "ICLR 2024 poster", "NeurIPS 2022 Accept" → the venue and year only
-            venue = re.sub(r"\s+(poster|oral|spotlight|notable[- ]top[- ]\d+%|accept\w*|main|conference)\b.*$", "", venue.strip(), flags=re.I)
+            # "ICLR 2024 poster", "NeurIPS 2022 Accept" → "ICLR", "NeurIPS" (the year is kept apart)
+            venue = short_venue(re.sub(r"\s+(poster|oral|spotlight|notable[- ]top[- ]\d+%|accept\w*|main|conference)\b.*$", "", venue.strip(), flags=re.I))
     else:
         venue = None
         m = re.match(r"^([A-Za-z]+)\.cc/(20\d\d)/Conference", invitation or venueid or "")
         if m and "Blind_Submission" not in (invitation or "") and "Submission" not in (invitation or ""):
-            venue = f"{m.group(1)} {m.group(2)}"
+            venue = short_venue(m.group(1))
     if year is None:
         ms = note.get("pdate") or note.get("odate") or note.get("cdate") or note.get("tcdate")
         if isinstance(ms, (int, float)) and ms > 0:
