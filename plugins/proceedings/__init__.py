@@ -3,7 +3,8 @@
 
 Sites: NeurIPS proceedings (``proceedings.neurips.cc``, ``papers.nips.cc``), PMLR
 (``proceedings.mlr.press``), CVF open access (``openaccess.thecvf.com``) and IJCAI
-(``www.ijcai.org``). A PDF link is mapped to its HTML abstract page first. For a mirror or a
+(``www.ijcai.org``). A PDF link is mapped to its HTML abstract page first
+(:func:`curator.paperid.proceedings_page_url`, also the duplicate key of such papers). For a mirror or a
 test server set ``CURATOR_PROCEEDINGS_URL``: ``https://HOST/PATH`` is then fetched as
 ``$CURATOR_PROCEEDINGS_URL/HOST/PATH``.
 """
@@ -14,7 +15,7 @@ import re
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
-from curator import refs
+from curator import paperid, refs
 from curator.api import PaperRecord, Scraper, hookimpl
 from curator.http import HttpClient, Response, ScrapeError, base_url
 from curator.venues import short_venue
@@ -44,29 +45,6 @@ class _MetaReader(HTMLParser):
         name = (a.get("name") or a.get("property") or "").strip().lower()
         if name.startswith("citation_") and "content" in a:
             self.meta.setdefault(name, []).append(" ".join(a["content"].split()))
-
-
-def html_page_url(url: str) -> str:
-    """The abstract page of a proceedings PDF link (the URL itself otherwise)."""
-    parts = urlsplit(url)
-    host, path = (parts.hostname or "").lower(), parts.path
-    if host in ("www.ijcai.org", "ijcai.org"):
-        m = re.match(r"^/[Pp]roceedings/(\d{4})/0*(\d+)\.pdf$", path)
-        if m:
-            return f"https://www.ijcai.org/proceedings/{m.group(1)}/{int(m.group(2))}"
-    if host == "proceedings.mlr.press":
-        m = re.match(r"^/(v\d+)/([^/]+)/\2\.pdf$", path)
-        if m:
-            return f"https://proceedings.mlr.press/{m.group(1)}/{m.group(2)}.html"
-    if host == "openaccess.thecvf.com":
-        m = re.match(r"^(/content_?[^/]+|/content/[^/]+)/papers/(.+)\.pdf$", path)
-        if m:
-            return f"https://openaccess.thecvf.com{m.group(1)}/html/{m.group(2)}.html"
-    if host in ("proceedings.neurips.cc", "papers.nips.cc", "papers.neurips.cc"):
-        m = re.match(r"^(/paper(?:_files/paper)?/\d{4})/file/([0-9a-f]+)-Paper(-[A-Za-z_]+)?\.pdf$", path)
-        if m:
-            return f"https://{host}{m.group(1)}/hash/{m.group(2)}-Abstract{m.group(3) or ''}.html"
-    return url
 
 
 def _person(name: str) -> str:
@@ -129,14 +107,13 @@ class ProceedingsScraper(Scraper):
     def matches(self, ref: str) -> bool:
         if not refs.is_url(ref):
             return False
-        return (urlsplit(ref.strip()).hostname or "").lower() in HOSTS
+        return paperid.proceedings_page_url(ref) is not None
 
     def resolve(self, ref: str, http: HttpClient) -> PaperRecord:
         if not self.matches(ref):
             raise ScrapeError(f"proceedings: {ref!r} is not a page of a known proceedings site")
-        page = html_page_url(ref.strip())
-        if page.startswith("http://"):
-            page = "https://" + page[len("http://"):]  # every one of these sites serves https
+        page = paperid.proceedings_page_url(ref)
+        assert page is not None  # matches() checked the host
         fetch = page
         mirror = base_url("proceedings", "")
         if mirror:
