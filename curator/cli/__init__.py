@@ -28,9 +28,9 @@ def main() -> None:
 
 
 def _register_commands() -> None:
-    from . import plugins_cmd
+    from . import ci_cmd, plugins_cmd
 
-    for module in (plugins_cmd,):
+    for module in (plugins_cmd, ci_cmd):
         for command in module.COMMANDS:
             main.add_command(command)
 
