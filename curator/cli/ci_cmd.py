@@ -117,16 +117,45 @@ def merge(repo: Path, reports_dir: Path, out_dir: Path, comment_out: Path | None
 @click.option("--reports-dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Merged re-verification reports, <id>.json each.")
 @click.option("--pr", type=click.IntRange(min=1))
+@click.option("--pr-file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Read the PR number from this file (as written by fetch-reports --pr-out).")
 @click.option("--site-out", type=click.Path(file_okay=False, path_type=Path), help="Also build the static site here.")
 @format_option
-def publish(repo: Path, base: str, head: str, reports_dir: Path, pr: int | None, site_out: Path | None,
-            fmt: str) -> None:
+def publish(repo: Path, base: str, head: str, reports_dir: Path, pr: int | None, pr_file: Path | None,
+            site_out: Path | None, fmt: str) -> None:
     """Approve each submission BASE..HEAD added, with its report, as one bot commit each; render; site."""
+    if pr_file is not None:
+        text = pr_file.read_text(encoding="utf-8").strip()
+        if not text.isdigit() or int(text) < 1:
+            raise click.BadParameter(f"{pr_file} does not hold a PR number", param_hint="--pr-file")
+        pr = int(text)
     base = ci.push_base(repo, base, head)
     done = ci.publish(repo, base, head, reports_dir, pr=pr, site_out=site_out)
     doc = [{"id": p.entry_id, "report": str(p.report), "commit": p.commit} for p in done]
     emit(doc, fmt, lambda d: "\n".join(f"published {p['id']} in {p['commit'][:12]}" for p in d)
          or "no new submission to publish")
+
+
+@ci_group.command("fetch-reports")
+@click.option("--commit", required=True, help="The pushed merge commit.")
+@click.option("--out-dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--pr-out", type=click.Path(dir_okay=False, path_type=Path), help="Write the PR number here.")
+@click.option("--github-repo", envvar="GITHUB_REPOSITORY", required=True, help="owner/name ($GITHUB_REPOSITORY).")
+@click.option("--default-branch", default="main", show_default=True)
+@click.option("--api-url", envvar="GITHUB_API_URL", help="GitHub API root ($GITHUB_API_URL).")
+def fetch_reports(commit: str, out_dir: Path, pr_out: Path | None, github_repo: str, default_branch: str,
+                  api_url: str | None) -> None:
+    """Download the re-verification reports of the PR that COMMIT merged (token: $GH_TOKEN)."""
+    import os
+
+    from ..ci_github import GitHub, fetch_reports as fetch
+
+    gh = GitHub(github_repo, os.environ.get("GH_TOKEN") or os.environ.get("GITHUB_TOKEN"), api_url)
+    pr, paths = fetch(gh, commit, out_dir, default_branch)
+    if pr_out is not None:
+        pr_out.parent.mkdir(parents=True, exist_ok=True)
+        pr_out.write_text(f"{pr}\n", encoding="utf-8")
+    click.echo(f"PR #{pr}: " + ", ".join(p.name for p in paths))
 
 
 COMMANDS = [ci_group]
