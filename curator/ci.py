@@ -11,8 +11,10 @@ Where things live:
 * ``leaderboard/reports/`` and ``leaderboard/README.md`` are written by the bot only: a pull request
   that touches them fails the submission check.
 * When a submission is merged, ``publish`` approves it with its re-verification report: the entry
-  moves into ``leaderboard/entries/``, the report into ``leaderboard/reports/`` and the README is
-  re-rendered, all in one commit by the bot.
+  is written to ``leaderboard/entries/`` (status published, with its history), the report to
+  ``leaderboard/reports/`` and the README is re-rendered, all in one commit by the bot.
+  ``submissions/<id>.json`` stays as the submitter's record, never edited again: a pull request that
+  modifies or deletes an existing submission is refused (a correction is a new submission).
 
 Trust: files from a pull request are read as *data* (``git show`` of blobs at the PR's head), never
 checked out and never executed; everything that runs is the base branch's curator.
@@ -209,7 +211,9 @@ def changed_files(repo: Path, base: str, head: str) -> list[Change]:
 
 
 def claim_changes(changes: Sequence[Change]) -> list[Change]:
-    return [c for c in changes if c.kind in ("submission", "entry") and c.status != "D"]
+    """Claim files to read: new submissions and added or changed entries."""
+    return [c for c in changes if (c.kind == "submission" and c.status == "A")
+            or (c.kind == "entry" and c.status != "D")]
 
 
 def read_blob(repo: Path, rev: str, path: str) -> bytes:
@@ -358,6 +362,9 @@ def check_submission(repo: Path, base: str, head: str, *, summary_out: Path | No
         elif change.kind == "misplaced":
             results.append(FileCheck(change, False, [f"{change.path}: submissions are "
                                                      f"{SUBMISSIONS_DIR}/<id>.json (id: lowercase letters, digits, '-')"]))
+        elif change.kind == "submission" and change.status != "A":
+            results.append(FileCheck(change, False, [f"{change.path}: a submission is kept as it was merged; "
+                                                     "submit a new file (a new id) instead of changing it"]))
         elif change.kind == "entry" and change.status == "D":
             results.append(FileCheck(change, False, [f"{change.path}: entries are never deleted; "
                                                      "dispute or supersede them instead"]))
@@ -442,8 +449,19 @@ def reverify_shard(repo: Path, entry: Path, shard: str, out: Path, *, samples: i
                    device: str | None = None, seed: int | None = None) -> Ran:
     parse_shard(shard)
     out.parent.mkdir(parents=True, exist_ok=True)
-    return run_checked(verify_argv(str(entry), shard, str(out), samples=samples, device=device, seed=seed),
-                       repo, "curator verify")
+    return _run_for_report(verify_argv(str(entry), shard, str(out), samples=samples, device=device, seed=seed),
+                           repo, out, "curator verify")
+
+
+def _run_for_report(argv: list[str], repo: Path, out: Path, what: str) -> Ran:
+    """Run a command that writes a report to ``out``. Exit 1 with a fresh report is a verdict (refuted,
+    unconfirmed …), not a failure: the merge and the comment still need it."""
+    out.unlink(missing_ok=True)
+    ran = run(argv, repo)
+    if ran.ok or (ran.returncode == 1 and out.is_file()):
+        return ran
+    detail = (ran.stderr or ran.stdout).strip().splitlines()
+    raise CiError(f"{what} failed (exit {ran.returncode}): {detail[-1] if detail else 'no output'}")
 
 
 @dataclass
@@ -491,7 +509,8 @@ def merge(repo: Path, reports_dir: Path, out_dir: Path, *, comment_out: Path | N
     verdicts = []
     for entry_id, parts in sorted(by_entry.items()):
         out = out_dir / f"{entry_id}.json"
-        run_checked(merge_reports_argv([str(p) for p in parts], str(out)), repo, f"curator merge-reports ({entry_id})")
+        _run_for_report(merge_reports_argv([str(p) for p in parts], str(out)), repo, out,
+                        f"curator merge-reports ({entry_id})")
         report = read_json(out)
         verdicts.append(Verdict(entry_id, out, verdict_status(report), _report_summary(report)))
     markdown = _verdict_markdown(verdicts, pr)
@@ -540,7 +559,7 @@ def publish(repo: Path, base: str, head: str, reports_dir: Path, *, pr: int | No
     model digests) or does not say ``confirmed``; nothing is committed for a refused claim. The
     board is then checked to be rendered and, with ``site_out``, the static site is built.
     """
-    changes = [c for c in changed_files(repo, base, head) if c.kind == "submission" and c.status in ("A", "M")]
+    changes = [c for c in changed_files(repo, base, head) if c.kind == "submission" and c.status == "A"]
     if git(repo, "status", "--porcelain", "--untracked-files=no").strip():
         raise CiError("the work tree has uncommitted changes; publish starts from a clean checkout")
     published: list[Published] = []
