@@ -90,7 +90,7 @@ def merge_reports_argv(reports: Sequence[str], out: str) -> list[str]:
 
 
 def approve_argv(entry: str, report: str, pr: int | None) -> list[str]:
-    argv = curator_argv("approve", entry, "--report", report, "--publish")
+    argv = curator_argv("approve", entry, "--report", report, "--publish", "--format", "json")
     if pr is not None:
         argv += ["--pr", str(pr)]
     return argv
