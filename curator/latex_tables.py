@@ -154,8 +154,11 @@ _MULTICOL_RE = re.compile(r"^\s*\\multicolumn\s*(?=\{)")
 _MULTIROW_RE = re.compile(r"^\s*\\multirow\s*(?:\[[^\]]*\])?\s*(?=\{)")
 
 
-def _expand_row(cells: list[str]) -> list[tuple[str, int | None]]:
-    """Cells with multicolumn expanded; each item is (raw text, multirow span or None)."""
+def _expand_row(cells: list[str], spans: bool = True) -> list[tuple[str, int | None]]:
+    """Cells with multicolumn expanded; each item is (raw text, multirow span or None).
+
+    ``spans=False`` (an ablation for the benchmark) keeps a spanning cell in its first column
+    only and leaves the rest empty, and drops multirow spans."""
     out: list[tuple[str, int | None]] = []
     for cell in cells:
         span, text = 1, cell
@@ -194,6 +197,10 @@ def _expand_row(cells: list[str]) -> list[tuple[str, int | None]]:
                         except ValueError:
                             rows = None
                         text = g3[0] + text[g3[1]:]
+        if not spans:
+            out.append((text, None))
+            out.extend(("", None) for _ in range(span - 1))
+            continue
         for _ in range(span):
             out.append((text, rows))
     return out
@@ -216,6 +223,7 @@ def clean_cell(text: str) -> str:
         t = re.sub(r"\\(?:%s)\s*(?:\[[^\]]*\])?\s*\{([^{}]*)\}" % "|".join(_ONE_ARG_KEEP), r" \1 ", t)
         if t == before:
             break
+    t = re.sub(r"\\[tdn]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}", r"\1/\2", t)
     replacements = [
         (r"\\ell\s*_\s*\{?\s*\\infty\s*\}?", "ℓ∞"), (r"\\ell\s*_\s*\{?\s*2\s*\}?", "ℓ2"), (r"\\ell\s*_\s*\{?\s*1\s*\}?", "ℓ1"),
         (r"\b[Ll]\s*_\s*\{?\s*\\infty\s*\}?", "ℓ∞"), (r"\b[Ll]\s*_\s*\{?\s*2\s*\}?(?![0-9])", "ℓ2"), (r"\b[Ll]\s*_\s*\{?\s*1\s*\}?(?![0-9])", "ℓ1"),
@@ -250,9 +258,9 @@ def _fill_multirows(grid: list[list[tuple[str, int | None]]]) -> list[list[str]]
     return out
 
 
-def parse_tabular(body: str) -> tuple[list[list[str]], int, list[list[str]]]:
+def parse_tabular(body: str, spans: bool = True) -> tuple[list[list[str]], int, list[list[str]]]:
     rows, ruled = _rows_of(body)
-    grid = [_expand_row(_cells_of(r)) for r in rows]
+    grid = [_expand_row(_cells_of(r), spans) for r in rows]
     raw = _fill_multirows(grid)
     cleaned = [[clean_cell(c) for c in r] for r in raw]
     header = 0
@@ -263,7 +271,7 @@ def parse_tabular(body: str) -> tuple[list[list[str]], int, list[list[str]]]:
     return cleaned, header, raw
 
 
-def find_tables(text: str, file: str) -> list[Table]:
+def find_tables(text: str, file: str, spans: bool = True) -> list[Table]:
     """Every tabular in ``text`` (comments removed), in document order."""
     text = strip_comments(text)
     tables: list[Table] = []
@@ -293,7 +301,7 @@ def find_tables(text: str, file: str) -> list[Table]:
             i = g[1] if g else i
         g = _group(text, i)
         body = text[(g[1] if g else i) : end]
-        rows, header, raw = parse_tabular(body)
+        rows, header, raw = parse_tabular(body, spans)
         caption, label = "", ""
         for start, fend, cap, lab in floats:
             if start < m.start() < fend:

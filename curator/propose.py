@@ -53,8 +53,8 @@ _DATASETS = [
     (re.compile(r"\bsvhn\b", re.I), "svhn"),
 ]
 _NORMS = [
-    (re.compile(r"ℓ\s*∞|ℓ_?∞|\bl_?inf(?:inity|ty)?\b|\bl\s*-\s*inf|\bL∞|∞\s*-?\s*norm|ℓ_?\{?∞", re.I), "linf"),
-    (re.compile(r"ℓ\s*_?2\b|\bl_?2\b|\bL2\b|ℓ_2", re.I), "l2"),
+    (re.compile(r"ε_?∞|ℓ\s*∞|ℓ_?∞|\bl_?inf(?:inity|ty)?\b|\bl\s*-\s*inf|\bL∞|∞\s*-?\s*norm|ℓ_?\{?∞", re.I), "linf"),
+    (re.compile(r"ε_2\b|ℓ\s*_?2\b|\bl_?2\b|\bL2\b|ℓ_2", re.I), "l2"),
     (re.compile(r"ℓ\s*_?1\b|\bl_?1\b|\bL1\b|ℓ_1", re.I), "l1"),
 ]
 
@@ -65,7 +65,7 @@ _ERROR = re.compile(r"err", re.I)
 _OTHER = re.compile(r"time|\bsec\b|\(s\)|hour|gpu|param|epoch|#|memory|flops|lipschitz|\blip\.|\bbound\b|speed|batch|\blr\b|width|depth|layers|size", re.I)
 _SMOOTHING = re.compile(r"σ|sigma|smooth|gaussian noise|noise level", re.I)
 _SIGMA_HEADER = re.compile(r"^\s*(?:σ|sigma|noise(?:\s+level)?|σ_?(?:train|test)?)\s*(?:\(.*\))?\s*$", re.I)
-_RADIUS_HEADER = re.compile(r"^\s*(?:ε|eps(?:ilon)?|δ|radius|r|ε_?(?:test|train)|perturbation(?:\s+size)?|budget)\s*(?:\(.*\))?\s*$", re.I)
+_RADIUS_HEADER = re.compile(r"^\s*(?:(?:ε|eps(?:ilon)?|δ)(?:_?(?:test|train|∞|2|1|inf))?|radius|r|perturbation(?:\s+size)?|budget)\s*(?:\(.*\))?\s*$", re.I)
 _DATASET_HEADER = re.compile(r"^\s*(?:dataset|data|benchmark)\s*$", re.I)
 _NORM_HEADER = re.compile(r"^\s*(?:norm|threat(?:\s+model)?|perturbation|ℓ_?p)\s*$", re.I)
 
@@ -222,7 +222,8 @@ def classify_columns(table: Table, caption_cert: bool) -> list[Column]:
         elif pure and caption_cert:
             col.role = "claim"  # "0.25 | 0.5 | 0.75" under a certified-accuracy caption
         if col.role in ("claim", "clean"):
-            col.kind = "error" if _ERROR.search(last if _ERROR.search(last) or _CERT.search(last) or _CLEAN.search(last) else header) else "accuracy"
+            # "Error (%)" over "Standard | Verified": the metric word may sit in a spanning header.
+            col.kind = "error" if _ERROR.search(header) and not re.search(r"acc", last, re.I) else "accuracy"
             if col.role == "claim" and pure and not (_CERT.search(header) or _CLEAN.search(header)) and caption_cert:
                 col.kind = "error" if _ERROR.search(table.caption) and not re.search(r"acc", table.caption, re.I) else "accuracy"
         cols.append(col)
@@ -239,7 +240,9 @@ def _section_context(row: list[str]) -> str | None:
     return None
 
 
-def read_table(table: Table) -> TableReading:
+def read_table(table: Table, *, convert: bool = True, sections: bool = True) -> TableReading:
+    """The claims of one table. ``convert=False`` / ``sections=False`` switch off error→accuracy and
+    fraction→percent conversion and section rows (ablations measured by bench/bench_propose.py)."""
     reading = TableReading(table)
     caption = table.caption or ""
     all_header = " ".join(" ".join(r) for r in table.rows[: _header_rows(table)])
@@ -252,16 +255,17 @@ def read_table(table: Table) -> TableReading:
     reading.relevant = True
     smoothing = bool(_SMOOTHING.search(caption) or _SMOOTHING.search(all_header))
     cap_datasets, cap_norms, cap_radii = datasets_in(caption), norms_in(caption), radii_in(caption)
+    header_norms = {c.norm for c in columns if c.norm}
     n_header = _header_rows(table)
     # Fractions or percentages: decided once per table from every metric cell.
     values = [v for row in table.rows[n_header:] for c in columns if c.role in ("claim", "clean") and c.index < len(row)
               and (v := cell_number(row[c.index])) is not None]
-    scale = 100.0 if values and max(values) <= 1.0 else 1.0
+    scale = 100.0 if convert and values and max(values) <= 1.0 else 1.0
     section = ""
     previous_method = ""
     for i in range(n_header, len(table.rows)):
         row = table.rows[i]
-        sec = _section_context(row)
+        sec = _section_context(row) if sections else None
         if sec is not None:
             section = sec
             previous_method = ""
@@ -288,7 +292,9 @@ def read_table(table: Table) -> TableReading:
                 m = _PURE_RADIUS.match(radius_cell)
                 radius = _canon_radius(m.group(1)) if m else find_radius(radius_cell)
             radius = radius or find_radius(label_text) or find_radius(section) or (cap_radii[0] if len(cap_radii) == 1 else None)
-            norm = col.norm or find_norm(label_text) or find_norm(section) or (next(iter(cap_norms)) if len(cap_norms) == 1 else None)
+            norm = (col.norm or find_norm(label_text) or find_norm(section)
+                    or (next(iter(header_norms)) if len(header_norms) == 1 else None)
+                    or (next(iter(cap_norms)) if len(cap_norms) == 1 else None))
             if norm is None and radius and "/255" in radius.replace(" ", ""):
                 norm = "linf"
             if norm is None and smoothing:
@@ -296,7 +302,7 @@ def read_table(table: Table) -> TableReading:
             if not (dataset and radius and norm):
                 continue
             acc = value * scale
-            if col.kind == "error":
+            if col.kind == "error" and convert:
                 acc = 100.0 - acc
             if not 0 <= acc <= 100:
                 continue
@@ -341,3 +347,20 @@ def latex_title(text: str) -> str | None:
     title = _command_arg(strip_comments(text), "title")
     title = clean_cell(re.sub(r"\\\\", " ", title)) if title else ""
     return title or None
+
+
+def score_claims(predicted: list[tuple[str, str, str, float]], expected: list[tuple[str, str, str, float]], tol: float = 0.005) -> tuple[int, int, int]:
+    """(true positives, false positives, false negatives) of predicted claims against labels.
+
+    A claim is (dataset, norm, radius text, certified accuracy %); two match when dataset and norm
+    are equal, the radii agree to 1e-9 and the numbers to ``tol``. Each label matches once.
+    """
+    remaining = list(expected)
+    tp = 0
+    for d, n, r, v in predicted:
+        for k, (ed, en, er, ev) in enumerate(remaining):
+            if d == ed and n == en and abs(parse_radius(r) - parse_radius(er)) < 1e-9 and abs(v - ev) <= tol:
+                tp += 1
+                del remaining[k]
+                break
+    return tp, len(predicted) - tp, len(remaining)
