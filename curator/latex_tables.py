@@ -301,11 +301,21 @@ def find_tables(text: str, file: str, spans: bool = True) -> list[Table]:
             i = g[1] if g else i
         g = _group(text, i)
         body = text[(g[1] if g else i) : end]
-        rows, header, raw = parse_tabular(body, spans)
         caption, label = "", ""
         for start, fend, cap, lab in floats:
             if start < m.start() < fend:
                 caption, label = cap, lab
+        if name == "longtable":
+            # A longtable carries its own caption as a row: take it out of the body.
+            own = _command_arg(body, "caption")
+            if own:
+                caption = caption or own
+                cm = re.search(r"\\caption\s*(?:\[[^\]]*\])?\s*(?=\{)", body)
+                cg = _group(body, cm.end()) if cm else None
+                if cm and cg:
+                    body = body[: cm.start()] + body[cg[1]:]
+                    body = re.sub(r"^\s*(?:\\label\{[^{}]*\})?\s*\\\\", "", body)
+        rows, header, raw = parse_tabular(body, spans)
         tables.append(Table(file=file, index=len(tables), caption=clean_cell(caption), rows=rows, header_rows=header, label=label, raw_rows=raw))
         pos = end
     return tables
