@@ -78,7 +78,8 @@ class MilpProblem:
     """The shared part of the encoding (variables, ReLU constraints) for one box."""
 
     def __init__(self, net: AffineReluNet, lo: np.ndarray, hi: np.ndarray,
-                 bounds: list[tuple[np.ndarray, np.ndarray]]):
+                 bounds: list[tuple[np.ndarray, np.ndarray]],
+                 l1_ball: tuple[np.ndarray, float] | None = None):
         self.net = net
         n_in = lo.size
         var_lo: list[np.ndarray] = [lo.astype(np.float64)]
@@ -142,6 +143,23 @@ class MilpProblem:
             prev_cols = n_vars + np.arange(n_keep)
             prev_keep = keep
             n_vars += n_new
+        if l1_ball is not None:
+            # t_i >= |x_i - c_i| and sum t_i <= eps: the exact ℓ1 ball, with t appended last.
+            centre, eps = np.asarray(l1_ball[0], dtype=np.float64).ravel(), float(l1_ball[1])
+            t = n_vars + np.arange(n_in)
+            xs = np.arange(n_in)
+            r0 = self.n_rows
+            k = np.arange(n_in)
+            for sign in (1.0, -1.0):  # t - sign * x >= -sign * c
+                trip_r += [r0 + k, r0 + k]; trip_c += [t, xs]; trip_v += [np.ones(n_in), np.full(n_in, -sign)]
+                row_lo.append(-sign * centre); row_hi.append(np.full(n_in, np.inf))
+                r0 += n_in
+            trip_r.append(np.full(n_in, r0)); trip_c.append(t); trip_v.append(np.ones(n_in))
+            row_lo.append(np.array([-np.inf])); row_hi.append(np.array([eps]))
+            self.n_rows = r0 + 1
+            var_lo.append(np.zeros(n_in)); var_hi.append(np.full(n_in, eps))
+            integrality.append(np.zeros(n_in))
+            n_vars += n_in
         self.n_vars = n_vars
         self.last_cols = prev_cols
         self.last_keep = np.flatnonzero(prev_keep)
@@ -175,11 +193,27 @@ class MilpProblem:
         return res, time.perf_counter() - start
 
 
+def _toward_centre_float32(x: np.ndarray, centre: np.ndarray, eps: float) -> np.ndarray:
+    """``x`` (in the ℓ1 ball) as float32, each coordinate rounded towards the float32 centre so the
+    rounded point stays in the ball; scaled in first if the solver's tolerance left it outside."""
+    d = x - centre
+    norm = np.abs(d).sum()
+    if norm > eps:
+        d *= eps / norm
+    w = (centre + d).astype(np.float32)
+    back = np.abs(w.astype(np.float64) - centre) > np.abs(d)
+    w[back] = np.nextafter(w[back], centre[back].astype(np.float32))
+    return w
+
+
 def verify_box(net: AffineReluNet, lo: np.ndarray, hi: np.ndarray, label: int,
                replay: Callable[[np.ndarray], np.ndarray], time_limit: float = 60.0,
                bound_method: str = "crown", replay_tolerance: float = 1e-4,
-               num_classes: int | None = None) -> BoxResult:
-    """Decide whether ``label`` stays the argmax of ``net`` on ``[lo, hi]`` (flat float64 arrays).
+               num_classes: int | None = None,
+               l1_ball: tuple[np.ndarray, float] | None = None) -> BoxResult:
+    """Decide whether ``label`` stays the argmax of ``net`` on ``[lo, hi]`` (flat float64 arrays),
+    intersected with the ℓ1 ball ``l1_ball = (centre, eps)`` when given (the centre must be float32
+    values and the box must contain the ball ∩ [0, 1]).
 
     ``replay(x32)`` runs the real (float32 torch) model on a flat float32 point and returns its
     logits; every counterexample is checked with it before it is reported.
@@ -199,7 +233,10 @@ def verify_box(net: AffineReluNet, lo: np.ndarray, hi: np.ndarray, label: int,
         return result
 
     def check_witness(x: np.ndarray) -> bool:
-        w = _inside_float32(x, lo, hi)
+        if l1_ball is not None:
+            w = _toward_centre_float32(np.clip(x, lo, hi), l1_ball[0].astype(np.float64), l1_ball[1])
+        else:
+            w = _inside_float32(x, lo, hi)
         logits = np.asarray(replay(w), dtype=np.float64)
         margins = logits[label] - np.delete(logits, label)
         worst = int(np.argmin(margins))
@@ -210,7 +247,7 @@ def verify_box(net: AffineReluNet, lo: np.ndarray, hi: np.ndarray, label: int,
         return False
 
     # Quick refutation: the box centre and the clean point may already be counterexamples.
-    if check_witness((lo + hi) / 2.0):
+    if check_witness((lo + hi) / 2.0 if l1_ball is None else np.asarray(l1_ball[0], dtype=np.float64)):
         return finish("not_certified", message="the centre of the box is misclassified")
 
     bounds = preactivation_bounds(net, lo, hi, bound_method)
@@ -224,7 +261,7 @@ def verify_box(net: AffineReluNet, lo: np.ndarray, hi: np.ndarray, label: int,
     if not open_targets:
         return finish("certified", certified_by="crown")
 
-    problem = MilpProblem(net, lo, hi, bounds)
+    problem = MilpProblem(net, lo, hi, bounds, l1_ball)
     result.unstable = problem.unstable
     coeffs, consts = margin_matrix(net, label, [j for _, j in sorted(open_targets)])
     timed_out = False
