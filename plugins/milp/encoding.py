@@ -250,8 +250,9 @@ def verify_box(net: AffineReluNet, lo: np.ndarray, hi: np.ndarray, label: int,
     if check_witness((lo + hi) / 2.0 if l1_ball is None else np.asarray(l1_ball[0], dtype=np.float64)):
         return finish("not_certified", message="the centre of the box is misclassified")
 
-    bounds = preactivation_bounds(net, lo, hi, bound_method)
-    crown = margin_lower_bounds(net, lo, hi, label, targets, bounds)
+    l1 = None if l1_ball is None else (np.asarray(l1_ball[0], dtype=np.float64).ravel(), float(l1_ball[1]))
+    bounds = preactivation_bounds(net, lo, hi, bound_method, l1)
+    crown = margin_lower_bounds(net, lo, hi, label, targets, bounds, l1)
     open_targets = []
     for j, lb in zip(targets, crown):
         if lb > 0:

@@ -121,7 +121,7 @@ def _dense(m) -> np.ndarray:
 
 def _backward(net: AffineReluNet, coeff: np.ndarray, const: np.ndarray, layer: int,
               bounds: list[tuple[np.ndarray, np.ndarray]], lo: np.ndarray, hi: np.ndarray,
-              upper: bool) -> np.ndarray:
+              upper: bool, l1: tuple[np.ndarray, float] | None = None) -> np.ndarray:
     """Lower (or, with ``upper``, upper) bound of ``coeff @ z_layer + const`` over the box, where
     ``z_layer`` is the pre-activation of hidden layer ``layer`` (0-based) or, for
     ``layer == num_hidden``, the logits: CROWN's backward pass through the relaxed ReLUs."""
@@ -144,12 +144,15 @@ def _backward(net: AffineReluNet, coeff: np.ndarray, const: np.ndarray, layer: i
         c = c + neg @ icpt_up  # negative coefficients take the upper line for a lower bound
         a = pos * slope_lo + neg * slope_up
     value = c + np.maximum(a, 0.0) @ lo + np.minimum(a, 0.0) @ hi
+    if l1 is not None:  # min of a.x over the ℓ1 ball: a.x0 - eps * ||a||_inf (the dual norm)
+        value = np.maximum(value, c + a @ l1[0] - l1[1] * np.abs(a).max(axis=1))
     return sign * value
 
 
-def preactivation_bounds(net: AffineReluNet, lo: np.ndarray, hi: np.ndarray,
-                         method: str = "crown") -> list[tuple[np.ndarray, np.ndarray]]:
-    """Sound (l, u) for every hidden layer's pre-activations over the box ``[lo, hi]``.
+def preactivation_bounds(net: AffineReluNet, lo: np.ndarray, hi: np.ndarray, method: str = "crown",
+                         l1: tuple[np.ndarray, float] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Sound (l, u) for every hidden layer's pre-activations over the box ``[lo, hi]`` (intersected
+    with the ℓ1 ball ``l1 = (centre, eps)`` when given).
 
     ``method="ibp"``: interval arithmetic only; ``"crown"``: CROWN intersected with IBP."""
     bounds: list[tuple[np.ndarray, np.ndarray]] = []
@@ -159,11 +162,11 @@ def preactivation_bounds(net: AffineReluNet, lo: np.ndarray, hi: np.ndarray,
         wp, wn = w.maximum(0), w.minimum(0)
         zl = wp @ ilo + wn @ ihi + net.biases[i]
         zu = wp @ ihi + wn @ ilo + net.biases[i]
-        if method == "crown" and i > 0:
+        if method == "crown" and (i > 0 or l1 is not None):
             eye = np.eye(w.shape[0])
             zero = np.zeros(w.shape[0])
-            cl = _backward(net, eye, zero, i, bounds, lo, hi, upper=False)
-            cu = _backward(net, eye, zero, i, bounds, lo, hi, upper=True)
+            cl = _backward(net, eye, zero, i, bounds, lo, hi, upper=False, l1=l1)
+            cu = _backward(net, eye, zero, i, bounds, lo, hi, upper=True, l1=l1)
             zl, zu = np.maximum(zl, cl), np.minimum(zu, cu)
         elif method not in ("crown", "ibp"):
             raise ValueError(f"unknown bound method {method!r}")
@@ -181,11 +184,12 @@ def margin_matrix(net: AffineReluNet, label: int, targets: list[int]) -> tuple[n
 
 
 def margin_lower_bounds(net: AffineReluNet, lo: np.ndarray, hi: np.ndarray, label: int, targets: list[int],
-                        bounds: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+                        bounds: list[tuple[np.ndarray, np.ndarray]],
+                        l1: tuple[np.ndarray, float] | None = None) -> np.ndarray:
     """CROWN lower bounds of ``f_label - f_j`` over the box (padded down for float64 rounding)."""
     n_out = net.weights[-1].shape[0]
     coeff = np.zeros((len(targets), n_out))
     coeff[:, label] = 1.0
     coeff[np.arange(len(targets)), targets] -= 1.0
-    value = _backward(net, coeff, np.zeros(len(targets)), net.num_hidden, bounds, lo, hi, upper=False)
+    value = _backward(net, coeff, np.zeros(len(targets)), net.num_hidden, bounds, lo, hi, upper=False, l1=l1)
     return _pad(value, value)[0]
