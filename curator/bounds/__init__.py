@@ -1,0 +1,25 @@
+"""curator's bound-propagation engine: IBP and CROWN on ReLU networks over ℓp-ball ∩ [0,1] inputs.
+
+Public API::
+
+    net = from_module(model, input_shape)          # nn.Sequential -> BoundedNetwork
+    net.ibp(x, norm, eps)                 -> [(lb, ub)] pre-activation bounds per ReLU layer
+    net.crown_intermediate(x, norm, eps)  -> [(lb, ub)] the same, by CROWN
+    net.margin_lower_bounds(x, labels, norm, eps, method="crown"|"ibp", intermediate="crown"|"ibp")
+                                          -> [B, K] lower bounds of f_y - f_j (+inf at j = y)
+"""
+
+from .convert import SUPPORTED, UnsupportedLayerError, from_module
+from .inputs import NORMS, concretize_lower, input_box
+from .network import BoundedNetwork, Node
+
+__all__ = [
+    "BoundedNetwork",
+    "Node",
+    "NORMS",
+    "SUPPORTED",
+    "UnsupportedLayerError",
+    "concretize_lower",
+    "from_module",
+    "input_box",
+]

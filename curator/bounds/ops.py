@@ -1,0 +1,210 @@
+"""One class per layer type: forward, interval propagation and the backward linear relaxation.
+
+Backward convention (CROWN, Zhang et al. 2018): a linear function of a node's output is carried as
+``A`` of shape ``[B, S, *node_shape]`` (``S`` specification rows). ``backward(A, pre)`` rewrites it
+as a function of the node's input(s): it returns one ``A`` per input and a bias ``[B, S]`` such that
+for every input value consistent with the bounds ``pre``::
+
+    A · op(z) >= sum_i A_i · z_i + bias        (a lower bound on A · op(z))
+
+For affine ops this is an equality; for ReLU it uses the triangle relaxation's upper line where
+``A < 0`` and an adaptive lower line (slope 1 if u >= -l else 0) where ``A > 0``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+Bounds = tuple[torch.Tensor, torch.Tensor]
+
+
+def _bsum(t: torch.Tensor) -> torch.Tensor:
+    """Sum over every dimension after [B, S]."""
+    return t.flatten(2).sum(-1)
+
+
+class BoundOp:
+    """A graph node's operation. ``in_shapes``/``out_shape`` exclude the batch dimension."""
+
+    name = "op"
+    affine = True
+
+    def __init__(self, in_shapes: list[tuple[int, ...]], out_shape: tuple[int, ...]):
+        self.in_shapes = in_shapes
+        self.out_shape = out_shape
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def ibp(self, *bounds: Bounds) -> Bounds:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def backward(self, A: torch.Tensor, pre: Bounds | None) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def to(self, device: torch.device | str, dtype: torch.dtype) -> "BoundOp":
+        for key, value in list(vars(self).items()):
+            if isinstance(value, torch.Tensor):
+                setattr(self, key, value.to(device=device, dtype=dtype))
+        return self
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.in_shapes} -> {self.out_shape})"
+
+
+class BoundIdentity(BoundOp):
+    name = "identity"
+
+    def forward(self, x):
+        return x
+
+    def ibp(self, b):
+        return b
+
+    def backward(self, A, pre):
+        return [A], None
+
+
+class BoundReshape(BoundOp):
+    """Flatten / Reshape / Unflatten: a pure relabelling of the same values."""
+
+    name = "reshape"
+
+    def forward(self, x):
+        return x.reshape(x.shape[0], *self.out_shape)
+
+    def ibp(self, b):
+        return self.forward(b[0]), self.forward(b[1])
+
+    def backward(self, A, pre):
+        return [A.reshape(A.shape[0], A.shape[1], *self.in_shapes[0])], None
+
+
+class BoundLinear(BoundOp):
+    name = "linear"
+
+    def __init__(self, in_shapes, out_shape, weight: torch.Tensor, bias: torch.Tensor | None):
+        super().__init__(in_shapes, out_shape)
+        self.weight = weight.detach().clone()
+        self.bias = bias.detach().clone() if bias is not None else None
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def ibp(self, b):
+        mid, rad = (b[1] + b[0]) / 2, (b[1] - b[0]) / 2
+        c = F.linear(mid, self.weight, self.bias)
+        r = F.linear(rad, self.weight.abs())
+        return c - r, c + r
+
+    def backward(self, A, pre):
+        A_in = A.matmul(self.weight)
+        bias = A.matmul(self.bias) if self.bias is not None else None
+        return [A_in], bias
+
+
+class BoundConv2d(BoundOp):
+    name = "conv2d"
+
+    def __init__(self, in_shapes, out_shape, weight, bias, stride, padding, dilation, groups):
+        super().__init__(in_shapes, out_shape)
+        self.weight = weight.detach().clone()
+        self.bias = bias.detach().clone() if bias is not None else None
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        # conv_transpose2d needs output_padding to land exactly on the input's spatial size.
+        op = []
+        for i in range(2):
+            full = (out_shape[1 + i] - 1) * stride[i] - 2 * padding[i] + dilation[i] * (weight.shape[2 + i] - 1) + 1
+            op.append(in_shapes[0][1 + i] - full)
+        self.output_padding = tuple(op)
+
+    def _conv(self, x, weight, bias):
+        return F.conv2d(x, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def forward(self, x):
+        return self._conv(x, self.weight, self.bias)
+
+    def ibp(self, b):
+        mid, rad = (b[1] + b[0]) / 2, (b[1] - b[0]) / 2
+        c = self._conv(mid, self.weight, self.bias)
+        r = self._conv(rad, self.weight.abs(), None)
+        return c - r, c + r
+
+    def backward(self, A, pre):
+        B, S = A.shape[:2]
+        flat = A.reshape(B * S, *self.out_shape)
+        A_in = F.conv_transpose2d(
+            flat, self.weight, None, self.stride, self.padding, self.output_padding, self.groups, self.dilation
+        ).reshape(B, S, *self.in_shapes[0])
+        bias = A.sum((3, 4)).matmul(self.bias) if self.bias is not None else None
+        return [A_in], bias
+
+
+class BoundChannelAffine(BoundOp):
+    """``x * scale + shift`` per channel (dim 1): BatchNorm in eval mode and curator's Normalize."""
+
+    name = "channel_affine"
+
+    def __init__(self, in_shapes, out_shape, scale: torch.Tensor, shift: torch.Tensor):
+        super().__init__(in_shapes, out_shape)
+        shape = in_shapes[0]
+        view = (-1,) + (1,) * (len(shape) - 1) if scale.numel() > 1 else (1,) * len(shape)
+        self.scale = scale.detach().clone().reshape(view)
+        self.shift = shift.detach().clone().reshape(view)
+
+    def forward(self, x):
+        return x * self.scale + self.shift
+
+    def ibp(self, b):
+        mid, rad = (b[1] + b[0]) / 2, (b[1] - b[0]) / 2
+        c = mid * self.scale + self.shift
+        r = rad * self.scale.abs()
+        return c - r, c + r
+
+    def backward(self, A, pre):
+        return [A * self.scale], _bsum(A * self.shift)
+
+
+class BoundReLU(BoundOp):
+    name = "relu"
+    affine = False
+
+    def forward(self, x):
+        return x.clamp(min=0)
+
+    def ibp(self, b):
+        return b[0].clamp(min=0), b[1].clamp(min=0)
+
+    @staticmethod
+    def relaxation(lower: torch.Tensor, upper: torch.Tensor):
+        """(lower slope, upper slope, upper intercept) of the adaptive triangle relaxation."""
+        active = lower >= 0
+        unstable = (lower < 0) & (upper > 0)
+        denom = (upper - lower).clamp(min=1e-12)
+        up_slope = torch.where(unstable, upper / denom, active.to(lower.dtype))
+        up_icpt = torch.where(unstable, -lower * upper / denom, torch.zeros_like(lower))
+        lo_slope = torch.where(unstable, (upper >= -lower).to(lower.dtype), active.to(lower.dtype))
+        return lo_slope, up_slope, up_icpt
+
+    def backward(self, A, pre):
+        assert pre is not None, "ReLU backward needs pre-activation bounds"
+        lo_slope, up_slope, up_icpt = self.relaxation(pre[0], pre[1])
+        A_pos, A_neg = A.clamp(min=0), A.clamp(max=0)
+        A_in = A_pos * lo_slope.unsqueeze(1) + A_neg * up_slope.unsqueeze(1)
+        return [A_in], _bsum(A_neg * up_icpt.unsqueeze(1))
+
+
+class BoundAdd(BoundOp):
+    """The residual Add: ``a + b``."""
+
+    name = "add"
+
+    def forward(self, a, b):
+        return a + b
+
+    def ibp(self, a, b):
+        return a[0] + b[0], a[1] + b[1]
+
+    def backward(self, A, pre):
+        return [A, A], None

@@ -1,0 +1,345 @@
+"""Validating entry files: the schema, then the rules a schema cannot state.
+
+:func:`validate_paths` is the library entry point (``curator validate``, ``approve`` and CI use
+it). It never raises on bad *content*: every finding becomes a :class:`~curator.errors.Problem`
+(``file: /json/pointer: message``) in the returned :class:`Report`. Only a path that does not
+exist is a usage error.
+
+Semantic rules (see docs/schema.md for the reasoning):
+
+* ``setting.radius_text`` parses (:func:`curator.radius.parse_radius`) and equals ``radius``
+  within :data:`curator.radius.RADIUS_TOLERANCE`.
+* ``certified_accuracy ≤ clean_accuracy``.
+* Accuracies are percentages: when certified and clean accuracy are both in (0, 1] the entry
+  almost surely wrote fractions — an error; a single value in (0, 1] is plausible (a tiny
+  certified accuracy at a large radius) — a warning.
+* A probabilistic certificate states its failure probability ``certification.alpha``, except an
+  imported ``legacy`` record whose source never stated one.
+* The verifier exists, certifies the entry's type and norm, and ``params`` validate against its
+  ``params_schema``; ``model.architecture`` exists and its ``kwargs`` validate; the dataset exists.
+  A check is skipped while no plugin of that kind is installed at all, and the dataset check is
+  skipped for ``legacy`` records (they are listed, never re-run).
+* ``id`` equals the file name without ``.json``.
+* Duplicates: the same paper (any shared :func:`curator.paperid.paper_keys` key) in the same
+  setting (dataset, norm, radius) with the same method (``training.method``, else the verifier)
+  twice in the validated set — an error on the later file, naming the earlier one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from jsonschema import Draft202012Validator
+
+from .errors import Problem, UsageError
+from .jsonio import MAX_JSON_BYTES, JsonFileError, is_finite_number, read_json
+from .paperid import normalise_title, paper_keys
+from .radius import RADIUS_TOLERANCE, parse_radius
+from .schemas import ENTRY_SCHEMA_ID, pointer, validate_with, validator, validator_for_schema
+
+MAX_ENTRY_BYTES = 1024 * 1024  # an entry is a few KiB; anything near this is not an entry
+
+
+@dataclass
+class Report:
+    """What :func:`validate_paths` found. ``ok`` ⇔ no problem of severity ``error``."""
+
+    problems: list[Problem] = field(default_factory=list)
+    files: int = 0
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict)  # file → parsed, schema-valid entry
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "files": self.files,
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+            "problems": [p.as_dict() for p in self.problems],
+        }
+
+
+# --------------------------------------------------------------------------- collecting files
+
+
+def collect_files(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[Problem]]:
+    """The files to validate: each named file, and every ``*.json`` below each named folder.
+
+    Walking a folder never leaves it: a symlink (file or folder) that resolves outside the folder
+    given is reported, not followed. Raises :class:`UsageError` for a path that does not exist.
+    """
+    files: list[Path] = []
+    problems: list[Problem] = []
+    seen: set[Path] = set()
+
+    def add(p: Path) -> None:
+        real = p.resolve()
+        if real not in seen:
+            seen.add(real)
+            files.append(p)
+
+    for raw in paths:
+        p = Path(raw)
+        if not p.exists() and not p.is_symlink():
+            raise UsageError(f"no such file or folder: {raw}")
+        if p.is_dir():
+            root = p.resolve()
+            for dirpath, dirnames, filenames in os.walk(p, followlinks=False):
+                dirnames.sort()
+                here = Path(dirpath)
+                for name in list(dirnames):
+                    sub = here / name
+                    if sub.is_symlink():
+                        # Not descended: outside the tree it escapes, inside it is walked anyway.
+                        if not _within(sub.resolve(), root):
+                            problems.append(Problem(str(sub), "", f"symlink resolves outside {raw}; not followed"))
+                        dirnames.remove(name)
+                for name in sorted(filenames):
+                    if not name.endswith(".json"):
+                        continue
+                    f = here / name
+                    if not _within(f.resolve(), root):
+                        problems.append(Problem(str(f), "", f"resolves outside {raw} (symlink); not read"))
+                        continue
+                    add(f)
+        elif p.is_file():
+            add(p)
+        else:
+            problems.append(Problem(str(p), "", "not a regular file or folder (dangling symlink?)"))
+    return files, problems
+
+
+def _within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+# --------------------------------------------------------------------------- single entry
+
+
+class _Plugins:
+    """Registry look-ups with cached validators (10,000 entries share a handful of schemas)."""
+
+    def __init__(self, registry: Any) -> None:
+        self.registry = registry
+        self._validators: dict[tuple[str, str], Draft202012Validator] = {}
+
+    def installed(self, kind: str) -> bool:
+        return self.registry is not None and bool(self.registry.names(kind))
+
+    def has(self, kind: str, name: str) -> bool:
+        return self.registry.has(kind, name)
+
+    def get(self, kind: str, name: str) -> Any:
+        return self.registry.get(kind, name)
+
+    def validator(self, kind: str, name: str, schema: dict[str, Any]) -> Draft202012Validator:
+        key = (kind, name)
+        if key not in self._validators:
+            self._validators[key] = validator_for_schema(schema)
+        return self._validators[key]
+
+
+def check_entry(entry: Any, file: str, plugins: "_Plugins | Any | None" = None) -> list[Problem]:
+    """Schema errors of one parsed entry, then (if it is schema-valid) its semantic problems.
+
+    ``plugins`` is a plugin registry (or ``None`` to skip the plugin checks). The id-equals-stem
+    rule uses ``file``; pass the path the entry will have.
+    """
+    if plugins is not None and not isinstance(plugins, _Plugins):
+        plugins = _Plugins(plugins)
+    return _check(entry, file, plugins)[0]
+
+
+def _check(entry: Any, file: str, plugins: _Plugins | None) -> tuple[list[Problem], bool]:
+    found = [Problem(file, ptr, msg) for ptr, msg in validate_with(validator(ENTRY_SCHEMA_ID), entry)]
+    if found:
+        return found, False
+    return _semantic(entry, file, plugins), True
+
+
+def _semantic(entry: dict[str, Any], file: str, plugins: _Plugins | None) -> list[Problem]:
+    out: list[Problem] = []
+
+    def err(ptr: str, msg: str) -> None:
+        out.append(Problem(file, ptr, msg))
+
+    def warn(ptr: str, msg: str) -> None:
+        out.append(Problem(file, ptr, msg, "warning"))
+
+    status = entry["status"]
+    legacy = status == "legacy"
+
+    stem = Path(file).name[: -len(".json")] if file.endswith(".json") else Path(file).name
+    if entry["id"] != stem:
+        err("/id", f"id {entry['id']!r} does not match the file name {Path(file).name!r} (expected {stem!r})")
+
+    setting = entry["setting"]
+    try:
+        parsed = parse_radius(setting["radius_text"])
+    except ValueError as exc:
+        err("/setting/radius_text", str(exc))
+    else:
+        radius = setting["radius"]
+        if abs(parsed - radius) > RADIUS_TOLERANCE * max(1.0, abs(radius)):
+            err("/setting/radius", f"radius {radius!r} differs from radius_text {setting['radius_text']!r} = {parsed!r}")
+
+    result = entry["result"]
+    cert = result["certified_accuracy"]
+    clean = result.get("clean_accuracy")
+    if clean is not None and cert > clean:
+        err("/result/certified_accuracy", f"certified accuracy {cert} exceeds clean accuracy {clean}")
+    small = [(name, v) for name, v in (("certified_accuracy", cert), ("clean_accuracy", clean)) if v is not None and 0 < v <= 1]
+    if clean is not None and len(small) == 2:
+        err("/result", f"certified {cert} and clean {clean} are both ≤ 1: accuracies are percent, not fractions (write {cert * 100:g} and {clean * 100:g})")
+    else:
+        for name, v in small:
+            warn(f"/result/{name}", f"{v} ≤ 1: percent, not fraction? (accuracies are percent 0–100)")
+
+    certification = entry["certification"]
+    probabilistic = certification["type"] == "probabilistic"
+    if probabilistic and "alpha" not in certification and not legacy:
+        err("/certification/alpha", "a probabilistic certificate must state alpha, its failure probability")
+    if not probabilistic and "alpha" in certification:
+        warn("/certification/alpha", "alpha is meaningless for a deterministic certificate")
+
+    if plugins is not None:
+        out.extend(_plugin_checks(entry, file, plugins, legacy))
+    return out
+
+
+def _plugin_checks(entry: dict[str, Any], file: str, plugins: _Plugins, legacy: bool) -> list[Problem]:
+    out: list[Problem] = []
+    certification = entry["certification"]
+    name = certification.get("verifier")
+    if name is not None and plugins.installed("verifier"):
+        if not plugins.has("verifier", name):
+            known = ", ".join(plugins.registry.names("verifier"))
+            out.append(Problem(file, "/certification/verifier", f"unknown verifier {name!r} (installed: {known})"))
+        else:
+            verifier = plugins.get("verifier", name)
+            kind = getattr(verifier, "certification", "deterministic")
+            if kind == "attack":
+                out.append(Problem(file, "/certification/verifier", f"{name!r} is an attack: it bounds robust accuracy from above and certifies nothing"))
+            elif kind != certification["type"]:
+                out.append(Problem(file, "/certification/type", f"verifier {name!r} gives {kind} certificates, the entry says {certification['type']}"))
+            norm = entry["setting"]["norm"]
+            if norm not in tuple(getattr(verifier, "norms", ())):
+                out.append(Problem(file, "/setting/norm", f"verifier {name!r} does not handle {norm} (it handles {', '.join(verifier.norms)})"))
+            v = plugins.validator("verifier", name, verifier.params_schema)
+            for ptr, msg in validate_with(v, certification.get("params", {})):
+                out.append(Problem(file, "/certification/params" + ptr, msg))
+
+    model = entry.get("model")
+    if model is not None and plugins.installed("architecture"):
+        arch = model["architecture"]
+        if not plugins.has("architecture", arch["name"]):
+            known = ", ".join(plugins.registry.names("architecture"))
+            out.append(Problem(file, "/model/architecture/name", f"unknown architecture {arch['name']!r} (installed: {known})"))
+        else:
+            a = plugins.get("architecture", arch["name"])
+            v = plugins.validator("architecture", arch["name"], a.kwargs_schema)
+            for ptr, msg in validate_with(v, arch.get("kwargs", {})):
+                out.append(Problem(file, "/model/architecture/kwargs" + ptr, msg))
+
+    dataset = entry["setting"]["dataset"]
+    if not legacy and plugins.installed("dataset") and not plugins.has("dataset", dataset):
+        known = ", ".join(plugins.registry.names("dataset"))
+        out.append(Problem(file, "/setting/dataset", f"unknown dataset {dataset!r} (installed: {known})"))
+    return out
+
+
+# --------------------------------------------------------------------------- duplicates
+
+
+def duplicate_keys(entry: dict[str, Any]) -> set[tuple[str, str, str, float, str]]:
+    """(paper key, dataset, norm, radius, method) tuples; two entries sharing one are duplicates.
+
+    The radius is rounded to 9 decimals so that 8/255 and 0.0313725490 meet.
+    """
+    setting = entry.get("setting") or {}
+    method = ((entry.get("training") or {}).get("method") or (entry.get("certification") or {}).get("verifier") or "")
+    method = normalise_title(method)
+    radius = round(float(setting.get("radius", 0.0)), 9)
+    return {(k, setting.get("dataset", ""), setting.get("norm", ""), radius, method) for k in paper_keys(entry.get("paper"))}
+
+
+def find_duplicates(entries: Iterable[tuple[str, dict[str, Any]]]) -> list[Problem]:
+    """A problem on every entry that repeats an earlier one (same paper, setting and method)."""
+    first: dict[tuple, str] = {}
+    out: list[Problem] = []
+    for file, entry in entries:
+        hits = set()
+        keys = duplicate_keys(entry)
+        for key in sorted(keys):
+            if key in first and first[key] != file:
+                hits.add((first[key], key[0]))
+        if hits:
+            other, via = sorted(hits)[0]
+            out.append(Problem(file, "/paper", f"duplicate of {other} (same paper [{via}], setting and method)"))
+        for key in keys:
+            first.setdefault(key, file)
+    return out
+
+
+# --------------------------------------------------------------------------- many files
+
+
+def validate_paths(paths: Iterable[str | os.PathLike], registry: Any = None, *, use_plugins: bool = True, max_bytes: int = MAX_ENTRY_BYTES) -> Report:
+    """Validate every entry file under ``paths`` (files, or folders walked for ``*.json``).
+
+    ``registry`` defaults to the installed plugins (:func:`curator.plugins.get_registry`);
+    ``use_plugins=False`` skips the plugin checks. Raises :class:`UsageError` only for a path
+    that does not exist; everything else is a problem in the report.
+    """
+    files, problems = collect_files(paths)
+    if registry is None and use_plugins:
+        from .plugins import get_registry
+
+        registry = get_registry()
+    plugins = _Plugins(registry) if use_plugins and registry is not None else None
+    report = Report(problems=list(problems), files=len(files))
+    for f in files:
+        name = str(f)
+        try:
+            doc = read_json(f, max_bytes=max_bytes)
+        except JsonFileError as exc:
+            report.problems.append(exc.problem)
+            continue
+        found, schema_valid = _check(doc, name, plugins)
+        report.problems.extend(found)
+        if schema_valid:
+            report.entries[name] = doc
+    report.problems.extend(find_duplicates(report.entries.items()))
+    return report
+
+
+def iter_problem_lines(report: Report) -> Iterator[str]:
+    """The text form: ``file: /pointer: message`` (warnings prefixed ``warning:``)."""
+    for p in report.problems:
+        yield str(p) if p.severity == "error" else f"warning: {p}"
+
+
+__all__ = [
+    "Report",
+    "check_entry",
+    "collect_files",
+    "duplicate_keys",
+    "find_duplicates",
+    "validate_paths",
+    "iter_problem_lines",
+    "MAX_JSON_BYTES",
+]

@@ -1,0 +1,256 @@
+"""Semantic rules, plugin checks, duplicates and hostile files of curator.validate."""
+
+import json
+import os
+import types
+
+import pytest
+from factories import make_entry, write_entry
+
+from curator.api import Architecture, Dataset, Verifier, hookimpl
+from curator.errors import UsageError
+from curator.plugins import PluginHost
+from curator.validate import check_entry, validate_paths
+
+
+def problems(entry, registry=None, file=None):
+    return {(p.pointer, p.severity): p.message for p in check_entry(entry, file or f"{entry['id']}.json", registry)}
+
+
+def test_valid_entry_passes():
+    assert problems(make_entry()) == {}
+
+
+def test_id_must_equal_file_stem():
+    found = problems(make_entry(), file="somewhere/other-name.json")
+    assert "does not match the file name" in found[("/id", "error")]
+
+
+@pytest.mark.parametrize("text, radius, ok", [("8/255", 8 / 255, True), ("0.1", 0.1, True), ("36/255", 36 / 255, True),
+                                              ("8/255", 0.0314, False), ("eight", 0.03, False), ("8/0", 0.03, False)])
+def test_radius_text_must_parse_and_match(text, radius, ok):
+    entry = make_entry()
+    entry["setting"].update(radius_text=text, radius=radius)
+    found = problems(entry)
+    if ok:
+        assert found == {}
+    else:
+        assert ("/setting/radius", "error") in found or ("/setting/radius_text", "error") in found
+
+
+def test_certified_above_clean_is_an_error():
+    entry = make_entry()
+    entry["result"].update(certified_accuracy=60.0, clean_accuracy=50.0)
+    assert "exceeds clean accuracy" in problems(entry)[("/result/certified_accuracy", "error")]
+
+
+def test_fraction_hint_warning_for_one_value_error_for_both():
+    entry = make_entry()
+    entry["result"] = {"certified_accuracy": 0.6}
+    found = problems(entry)
+    assert "percent, not fraction?" in found[("/result/certified_accuracy", "warning")]
+    assert not [k for k in found if k[1] == "error"]
+    entry["result"] = {"certified_accuracy": 0.6, "clean_accuracy": 0.9}
+    found = problems(entry)
+    assert "not fractions" in found[("/result", "error")]
+    entry["result"] = {"certified_accuracy": 0, "clean_accuracy": 80}
+    assert problems(entry) == {}
+
+
+def test_probabilistic_needs_alpha_unless_legacy():
+    entry = make_entry(certification={"type": "probabilistic"})
+    assert ("/certification/alpha", "error") in problems(entry)
+    entry["status"] = "legacy"
+    assert problems(entry) == {}
+    entry = make_entry(certification={"type": "probabilistic", "alpha": 0.001})
+    assert problems(entry) == {}
+
+
+# --------------------------------------------------------------------------- plugin checks
+
+
+class _Smooth(Verifier):
+    name = "test-smooth"
+    version = "1.0"
+    certification = "probabilistic"
+    norms = ("l2",)
+    params_schema = {"type": "object", "additionalProperties": False, "required": ["sigma"],
+                     "properties": {"sigma": {"type": "number", "exclusiveMinimum": 0}, "n": {"type": "integer"}}}
+
+
+class _Pgd(Verifier):
+    name = "test-pgd"
+    version = "1.0"
+    certification = "attack"
+
+
+class _Arch(Architecture):
+    name = "test-mlp"
+    version = "1.0"
+    kwargs_schema = {"type": "object", "additionalProperties": False, "properties": {"width": {"type": "integer"}}}
+
+
+class _Mnist(Dataset):
+    name = "mnist"
+    version = "1.0"
+
+
+def _registry(*objs):
+    module = types.ModuleType("test_validate_plugin")
+
+    @hookimpl
+    def register_verifiers(register):
+        for o in objs:
+            if isinstance(o, Verifier):
+                register(o)
+
+    @hookimpl
+    def register_architectures(register):
+        for o in objs:
+            if isinstance(o, Architecture):
+                register(o)
+
+    @hookimpl
+    def register_datasets(register):
+        for o in objs:
+            if isinstance(o, Dataset):
+                register(o)
+
+    module.register_verifiers = register_verifiers
+    module.register_architectures = register_architectures
+    module.register_datasets = register_datasets
+    host = PluginHost()
+    host.add_plugin(module, "test-validate")
+    return host.registry
+
+
+def _smoothing_entry(**params):
+    entry = make_entry(certification={"type": "probabilistic", "alpha": 0.001, "verifier": "test-smooth", "params": params})
+    entry["setting"].update(norm="l2", radius=0.5, radius_text="0.5", dataset="mnist")
+    return entry
+
+
+def test_verifier_params_validate_against_its_schema_with_pointer():
+    reg = _registry(_Smooth(), _Pgd(), _Mnist())
+    assert problems(_smoothing_entry(sigma=0.5, n=1000), reg) == {}
+    found = problems(_smoothing_entry(sigma=-1, n="many", extra=1), reg)
+    assert ("/certification/params/sigma", "error") in found
+    assert ("/certification/params/n", "error") in found
+    assert ("/certification/params/extra", "error") in found
+
+
+def test_unknown_verifier_wrong_type_wrong_norm_and_attacks():
+    reg = _registry(_Smooth(), _Pgd())
+    entry = _smoothing_entry(sigma=0.5)
+    entry["certification"]["verifier"] = "nope"
+    assert "unknown verifier 'nope' (installed: test-pgd, test-smooth)" in problems(entry, reg)[("/certification/verifier", "error")]
+    entry = _smoothing_entry(sigma=0.5)
+    entry["certification"] = {"type": "deterministic", "verifier": "test-smooth", "params": {"sigma": 0.5}}
+    entry["setting"].update(norm="linf", radius=0.1, radius_text="0.1")
+    found = problems(entry, reg)
+    assert ("/certification/type", "error") in found and ("/setting/norm", "error") in found
+    entry["certification"] = {"type": "deterministic", "verifier": "test-pgd", "params": {}}
+    assert "is an attack" in problems(entry, reg)[("/certification/verifier", "error")]
+
+
+def test_plugin_checks_skipped_when_no_plugin_of_that_kind():
+    reg = _registry()  # nothing registered
+    entry = _smoothing_entry(sigma="whatever")
+    entry["setting"]["dataset"] = "not-a-dataset"
+    assert problems(entry, reg) == {}
+
+
+def test_architecture_and_kwargs_and_dataset():
+    reg = _registry(_Arch(), _Mnist())
+    model = {"url": "https://example.org/m.safetensors", "sha256": "0" * 64, "format": "safetensors",
+             "architecture": {"name": "test-mlp", "kwargs": {"width": "wide"}}, "input_shape": [784], "num_classes": 10}
+    entry = make_entry(model=model, certification={"type": "deterministic", "verifier": "x", "params": {}})
+    found = problems(entry, reg)
+    assert ("/model/architecture/kwargs/width", "error") in found
+    assert "unknown dataset 'cifar10' (installed: mnist)" in found[("/setting/dataset", "error")]
+    entry["model"]["architecture"] = {"name": "resnet"}
+    assert ("/model/architecture/name", "error") in problems(entry, reg)
+    entry = make_entry(status="legacy")  # legacy records are listed, never re-run: no dataset needed
+    assert problems(entry, reg) == {}
+
+
+# --------------------------------------------------------------------------- many files
+
+
+def test_duplicate_same_paper_setting_method_names_first(tmp_path):
+    a = write_entry(tmp_path / "a", make_entry(id="first"))
+    other = make_entry(id="second")
+    other["paper"]["url"] = "https://arxiv.org/pdf/2210.04871v2.pdf"
+    other["paper"]["title"] = "A different spelling"
+    other["paper"].pop("arxiv")
+    write_entry(tmp_path / "b", other)
+    report = validate_paths([tmp_path], use_plugins=False)
+    dups = [p for p in report.errors if "duplicate" in p.message]
+    assert len(dups) == 1 and dups[0].file.endswith("second.json") and str(a) in dups[0].message
+    assert "arxiv:2210.04871" in dups[0].message
+
+
+def test_same_paper_other_method_or_setting_is_not_a_duplicate(tmp_path):
+    write_entry(tmp_path, make_entry(id="one"))
+    e = make_entry(id="two", training={"method": "CC-IBP"})
+    write_entry(tmp_path, e)
+    e = make_entry(id="three")
+    e["setting"].update(radius=2 / 255, radius_text="2/255")
+    write_entry(tmp_path, e)
+    assert validate_paths([tmp_path], use_plugins=False).ok
+
+
+def test_title_spelling_variants_are_the_same_paper(tmp_path):
+    e = make_entry(id="one")
+    e["paper"] = {"title": "Certified training: small boxes are all you need.", "authors": [], "year": None, "url": "https://example.org/a"}
+    write_entry(tmp_path, e)
+    e = make_entry(id="two")
+    e["paper"] = {"title": "Certified Training — Small Boxes are All You Need", "authors": [], "year": None, "url": "https://example.org/b"}
+    write_entry(tmp_path, e)
+    report = validate_paths([tmp_path], use_plugins=False)
+    assert [p.file for p in report.errors] == [str(tmp_path / "two.json")]
+
+
+def test_hostile_files_each_one_line(tmp_path):
+    write_entry(tmp_path, make_entry())
+    (tmp_path / "malformed.json").write_text('{"id": ', encoding="utf-8")
+    (tmp_path / "latin1.json").write_bytes('{"title": "Müller"}'.encode("latin-1"))
+    (tmp_path / "nan.json").write_text('{"x": NaN}', encoding="utf-8")
+    (tmp_path / "list.json").write_text("[1, 2]", encoding="utf-8")
+    (tmp_path / "huge.json").write_text('{"pad": "' + "x" * (2 * 1024 * 1024) + '"}', encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("ignored", encoding="utf-8")
+    report = validate_paths([tmp_path], use_plugins=False)
+    by_file = {os.path.basename(p.file): p.message for p in report.problems}
+    assert "malformed JSON" in by_file["malformed.json"]
+    assert "not UTF-8" in by_file["latin1.json"]
+    assert "NaN is not valid JSON" in by_file["nan.json"]
+    assert "is not of type 'object'" in by_file["list.json"]
+    assert "limit" in by_file["huge.json"]
+    assert "notes.txt" not in by_file
+    assert report.files == 6 and not report.ok
+
+
+def test_symlink_escaping_the_folder_is_not_read(tmp_path):
+    outside = tmp_path / "outside"
+    secret = write_entry(outside, make_entry(id="secret"))
+    board = tmp_path / "board"
+    write_entry(board, make_entry())
+    (board / "secret.json").symlink_to(secret)
+    (board / "elsewhere").symlink_to(outside, target_is_directory=True)
+    (board / "inner.json").symlink_to(board / f"{make_entry()['id']}.json")  # inside: read once, by its target
+    report = validate_paths([board], use_plugins=False)
+    msgs = {os.path.basename(p.file): p.message for p in report.problems}
+    assert "outside" in msgs["secret.json"] and "outside" in msgs["elsewhere"]
+    assert report.files == 1
+
+
+def test_missing_path_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError):
+        validate_paths([tmp_path / "nope"], use_plugins=False)
+
+
+def test_report_json_shape(tmp_path):
+    write_entry(tmp_path, make_entry(result={"certified_accuracy": 0.5}))
+    doc = validate_paths([tmp_path], use_plugins=False).as_dict()
+    assert doc["ok"] is True and doc["warnings"] == 1 and doc["files"] == 1
+    json.dumps(doc)
