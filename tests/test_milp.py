@@ -259,3 +259,48 @@ def _agree_l1(seed):
             assert res.status == "not_certified"
         statuses.add(res.status)
     return statuses
+
+
+def test_certified_by_ibp_implies_crown_implies_milp(shared):
+    """Per sample on the same inputs: ibp certified ⇒ crown certified ⇒ milp certified, and a milp
+    counterexample is never certified by the bound engine."""
+    from curator.bounds import from_module
+
+    model = onnx_to_torch(shared.joinpath(*VNN, "onnx", "mnist-net_256x2.onnx.gz"), input_shape=(1, 28, 28))
+    x, y = mnist_slice(shared, 8)
+    bounded = from_module(model, (1, 28, 28))
+    verifier = get_registry().verifier("milp")
+    counts = {"ibp": 0, "crown": 0, "milp": 0}
+    for eps in (0.02,):
+        ibp = bounded.margin_lower_bounds(x, y, "linf", eps, method="ibp", intermediate="ibp").min(1).values > 0
+        crown = bounded.margin_lower_bounds(x, y, "linf", eps, method="crown").min(1).values > 0
+        milp = verifier.verify(_task(model, x, y, "linf", eps))
+        for i, r in enumerate(milp):
+            assert not bool(ibp[i]) or bool(crown[i])
+            if crown[i]:
+                assert r.status == "certified" and r.predicted == int(y[i])
+            if r.status == "not_certified":
+                assert not bool(crown[i])
+            counts["ibp"] += int(ibp[i]); counts["crown"] += int(crown[i])
+            counts["milp"] += int(r.status == "certified" and r.predicted == int(y[i]))
+    assert counts["ibp"] <= counts["crown"] <= counts["milp"] and counts["milp"] > counts["ibp"]
+
+
+def test_bound_engine_never_certifies_a_sat_instance(shared):
+    from curator.bounds import from_module
+
+    base = shared.joinpath(*VNN)
+    sat = [(n, p) for n, p, _, truth in _instances(shared) if truth == "sat"]
+    assert len(sat) == 18
+    for net_name in sorted({n for n, _ in sat}):
+        model = onnx_to_torch(base / "onnx" / f"mnist-net_{net_name}.onnx.gz", input_shape=(784,))
+        bounded = from_module(model, (784,))
+        for n, p in sat:
+            if n != net_name:
+                continue
+            prop = read_vnnlib(base / "vnnlib" / f"{p}.vnnlib.gz")
+            centre, eps = prop.linf_ball()
+            xc = torch.tensor(centre, dtype=torch.float32)[None]
+            for method in ("ibp", "crown"):
+                lb = bounded.margin_lower_bounds(xc, torch.tensor([prop.label]), "linf", eps, method=method)
+                assert float(lb.min()) <= 0, (n, p, method)
