@@ -144,6 +144,14 @@ def _entry_problems(entry: Any, file: str, registry: Any = None) -> list[str]:
     return [str(p) for p in check_entry(entry, file, registry) if p.severity == "error"]
 
 
+def _duplicates_in_store(root: Path, entry: dict[str, Any], path: Path) -> list[str]:
+    """The entry would repeat another stored entry (same paper, setting and method)."""
+    from .validate import find_duplicates
+
+    others = [(str(p), e) for p, e in store.load_entries(root) if isinstance(e, dict) and e.get("id") != entry["id"]]
+    return [str(p) for p in find_duplicates(others + [(str(path), entry)]) if p.file == str(path)]
+
+
 def _load(path: Path, what: str) -> dict[str, Any]:
     try:
         doc = read_json(path)
@@ -425,6 +433,7 @@ def approve(submission_path: str | os.PathLike, report_path: str | os.PathLike, 
     except store.StorePathError as exc:
         raise ApprovalRefused(str(exc)) from None
     stored_problems = [p for p in _entry_problems(entry, str(new_entry_path), registry)]
+    stored_problems += _duplicates_in_store(root, entry, new_entry_path)
     if stored_problems:
         raise ApprovalRefused("the entry to store would be invalid:\n  " + "\n  ".join(stored_problems))
 
