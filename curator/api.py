@@ -170,6 +170,9 @@ class Scraper(Registered):
 
     kind = "scraper"
     patterns: tuple[str, ...] = ()  # human-readable list of what it understands
+    # When several scrapers understand a reference, lower priorities are asked first (the
+    # service that owns the identifier before general metadata services).
+    priority: int = 50
 
     def matches(self, ref: str) -> bool:  # pragma: no cover - interface
         raise NotImplementedError
@@ -180,6 +183,7 @@ class Scraper(Registered):
     def describe(self) -> dict[str, Any]:
         d = super().describe()
         d["patterns"] = list(self.patterns)
+        d["priority"] = self.priority
         return d
 
 
