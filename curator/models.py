@@ -142,7 +142,7 @@ def load_model(model_block: Mapping[str, Any], path: Path, registry: Any, device
     if fmt == "onnx":
         from .onnx_import import onnx_to_torch  # written alongside the MILP verifier; imported only when needed
 
-        net = onnx_to_torch(path)
+        net = onnx_to_torch(path, input_shape=model_block.get("input_shape") or None)
     else:
         arch = model_block.get("architecture") or {}
         if not arch.get("name"):
