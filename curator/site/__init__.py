@@ -189,6 +189,7 @@ def build_site(store_root: str | os.PathLike, out: str | os.PathLike) -> SiteSum
                 shutil.copyfile(store.report_path(root, e["id"], ref["sha256"]), rep_dir / f"{ref['sha256']}.json")
                 html = env.get_template("report.html").render(
                     root="../", entry=e, ref=ref, report=rep, setting=info, plot=plot,
+                    badge=BADGES.get(e.get("status"), (e.get("status"), "claimed")),
                     report_file=f"{e['id']}/{ref['sha256']}.json", version=__version__)
                 (tmp / "reports" / f"{e['id']}.html").write_text(html, encoding="utf-8")
         html = env.get_template("index.html").render(root="", settings=settings_info, total=len(loaded),
