@@ -170,6 +170,9 @@ class Scraper(Registered):
 
     kind = "scraper"
     patterns: tuple[str, ...] = ()  # human-readable list of what it understands
+    # When several scrapers understand a reference, lower priorities are asked first (the
+    # service that owns the identifier before general metadata services).
+    priority: int = 50
 
     def matches(self, ref: str) -> bool:  # pragma: no cover - interface
         raise NotImplementedError
@@ -180,6 +183,7 @@ class Scraper(Registered):
     def describe(self) -> dict[str, Any]:
         d = super().describe()
         d["patterns"] = list(self.patterns)
+        d["priority"] = self.priority
         return d
 
 
@@ -215,16 +219,33 @@ class DatasetSplit:
     num_classes: int
     source: str = ""  # where the data came from (URL or path) for the report
 
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def take(self, indices: "list[int]") -> "tuple[torch.Tensor, torch.Tensor]":
+        """``(inputs[indices], labels[indices])`` as tensors. Large sets (ImageNet) keep
+        ``inputs`` as a lazy sequence that decodes only the rows asked for; use this, not
+        ``inputs`` directly, to work with both."""
+        import torch
+
+        idx = [int(i) for i in indices]
+        for i in idx:
+            if not 0 <= i < len(self.labels):
+                raise IndexError(f"test index {i} is outside the {len(self.labels)}-image set")
+        rows = self.inputs[idx] if isinstance(self.inputs, torch.Tensor) else self.inputs.take(idx)
+        return rows, self.labels[idx]
+
 
 class Dataset(Registered):
     """Loads a test split. ``data_dir`` is a user-provided folder (``--data-dir``/``CURATOR_DATA``)
-    that may already hold the files; ``cache_dir`` is where downloads go."""
+    that may already hold the files; ``cache_dir`` is where downloads go (through
+    :func:`curator.artifacts.fetch`); ``progress`` shows download bars (``--quiet`` turns it off)."""
 
     kind = "dataset"
     input_shape: tuple[int, ...] = ()
     num_classes: int = 0
 
-    def load(self, data_dir: "Path | None", cache_dir: "Path") -> DatasetSplit:  # pragma: no cover
+    def load(self, data_dir: "Path | None", cache_dir: "Path", progress: bool = True) -> DatasetSplit:  # pragma: no cover
         raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:

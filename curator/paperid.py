@@ -109,12 +109,59 @@ def doi_from_ref(ref: str | None) -> str | None:
     return ref.lower() if _DOI_RE.match(ref) else None
 
 
+# Proceedings sites whose pages (and PDFs) identify one paper each; other hosts are aliases.
+PROCEEDINGS_HOSTS = {
+    "proceedings.neurips.cc": "proceedings.neurips.cc",
+    "papers.nips.cc": "proceedings.neurips.cc",
+    "papers.neurips.cc": "proceedings.neurips.cc",
+    "proceedings.mlr.press": "proceedings.mlr.press",
+    "openaccess.thecvf.com": "openaccess.thecvf.com",
+    "www.ijcai.org": "www.ijcai.org",
+    "ijcai.org": "www.ijcai.org",
+}
+
+
+def proceedings_page_url(url: str | None) -> str | None:
+    """The canonical abstract-page URL of a NeurIPS / PMLR / CVF / IJCAI paper link, or None.
+
+    ``http://proceedings.mlr.press/v139/zhang21b/zhang21b.pdf`` and
+    ``https://proceedings.mlr.press/v139/zhang21b.html`` give the same page; likewise a NeurIPS
+    ``file/…-Paper.pdf`` and its ``hash/…-Abstract.html``, a CVF ``papers/….pdf`` and its
+    ``html/….html``, and IJCAI's ``Proceedings/2019/0654.pdf`` and ``proceedings/2019/654``.
+    """
+    if not isinstance(url, str):
+        return None
+    parts = urlsplit(url.strip())
+    host = PROCEEDINGS_HOSTS.get((parts.hostname or "").lower())
+    if host is None or parts.scheme.lower() not in ("http", "https"):
+        return None
+    path = unquote(parts.path).rstrip("/")
+    if host == "www.ijcai.org":
+        m = re.match(r"^/proceedings/(\d{4})/0*(\d+)(?:\.pdf)?$", path, re.IGNORECASE)
+        if m:
+            path = f"/proceedings/{m.group(1)}/{int(m.group(2))}"
+    elif host == "proceedings.mlr.press":
+        m = re.match(r"^/(v\d+)/([^/]+)/\2\.pdf$", path)
+        if m:
+            path = f"/{m.group(1)}/{m.group(2)}.html"
+    elif host == "openaccess.thecvf.com":
+        m = re.match(r"^(/content_?[^/]+|/content/[^/]+)/papers/(.+)\.pdf$", path)
+        if m:
+            path = f"{m.group(1)}/html/{m.group(2)}.html"
+    else:
+        m = re.match(r"^(/paper(?:_files/paper)?/\d{4})/file/([0-9a-f]+)-Paper(-[A-Za-z_]+)?\.pdf$", path)
+        if m:
+            path = f"{m.group(1)}/hash/{m.group(2)}-Abstract{m.group(3) or ''}.html"
+    return f"https://{host}{path}"
+
+
 def paper_keys(paper: dict[str, Any] | None) -> set[str]:
     """Every identity key of an entry's ``paper`` block.
 
     ``{"arxiv:2210.04871", "doi:10.…", "openreview:…", "title:certified training small boxes …"}``;
-    ids come from the explicit fields and from the URL. Two papers sharing any key are the same
-    paper. An arXiv DOI (10.48550/arXiv.X) yields the arxiv key too.
+    ids come from the explicit fields and from the URL; a proceedings page (NeurIPS, PMLR, CVF,
+    IJCAI) gives ``url:<canonical page>`` so that its PDF and HTML links meet. Two papers sharing
+    any key are the same paper. An arXiv DOI (10.48550/arXiv.X) yields the arxiv key too.
     """
     if not isinstance(paper, dict):
         return set()
@@ -134,6 +181,9 @@ def paper_keys(paper: dict[str, Any] | None) -> set[str]:
     orid = openreview_id_from_url(url)
     if orid:
         keys.add(f"openreview:{orid}")
+    page = proceedings_page_url(url)
+    if page:
+        keys.add(f"url:{page}")
     title = normalise_title(paper.get("title", ""))
     if title:
         keys.add(f"title:{title}")

@@ -52,3 +52,25 @@ def test_paper_keys_from_fields_and_url():
     keys = paper_keys({"title": "X", "url": "https://openreview.net/pdf?id=mzyZ4wzKlM", "arxiv": "2305.14000"})
     assert keys == {"openreview:mzyZ4wzKlM", "arxiv:2305.14000", "title:x"}
     assert paper_keys(None) == set()
+
+
+def test_proceedings_links_meet_on_one_page_key():
+    from curator.paperid import proceedings_page_url
+
+    pairs = [
+        ("http://proceedings.mlr.press/v139/zhang21b/zhang21b.pdf", "https://proceedings.mlr.press/v139/zhang21b.html"),
+        ("https://www.ijcai.org/Proceedings/2019/0654.pdf", "https://ijcai.org/proceedings/2019/654"),
+        ("https://papers.nips.cc/paper/2021/file/988f9153ac4fd966ea302dd9ab9bae15-Paper.pdf",
+         "https://proceedings.neurips.cc/paper/2021/hash/988f9153ac4fd966ea302dd9ab9bae15-Abstract.html"),
+        ("https://proceedings.neurips.cc/paper_files/paper/2022/file/abc123-Paper-Conference.pdf",
+         "https://proceedings.neurips.cc/paper_files/paper/2022/hash/abc123-Abstract-Conference.html"),
+        ("https://openaccess.thecvf.com/content_ICCV_2019/papers/Gowal_X_ICCV_2019_paper.pdf",
+         "https://openaccess.thecvf.com/content_ICCV_2019/html/Gowal_X_ICCV_2019_paper.html"),
+    ]
+    for a, b in pairs:
+        assert proceedings_page_url(a) == proceedings_page_url(b) is not None
+        ka = paper_keys({"title": "One spelling", "url": a})
+        kb = paper_keys({"title": "Another spelling", "url": b})
+        assert ka & kb, (a, b)
+    assert proceedings_page_url("https://example.org/paper.pdf") is None
+    assert not any(k.startswith("url:") for k in paper_keys({"title": "x", "url": "https://github.com/x/y"}))

@@ -13,14 +13,28 @@ from .common import emit, format_option
 @click.command("validate")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=False, file_okay=True, dir_okay=True))
 @click.option("--no-plugins", is_flag=True, help="Skip the checks that need installed plugins (verifier, architecture, dataset).")
+@click.option("--online", is_flag=True, help="Also check title/year/authors/ids against the paper services (see docs/scrapers.md).")
+@click.option("--offline", is_flag=True, help="With --online: answer from the response cache only.")
 @format_option
-def validate_command(paths: tuple[str, ...], no_plugins: bool, fmt: str) -> None:
+def validate_command(paths: tuple[str, ...], no_plugins: bool, online: bool, offline: bool, fmt: str) -> None:
     """Validate entry files (or folders of them, recursively).
 
     Prints every problem as ``file: /json/pointer: message``. Exit 0: valid (warnings allowed);
-    1: invalid; 2: usage error (e.g. a path that does not exist).
+    1: invalid; 2: usage error (e.g. a path that does not exist). ``--online`` compares each
+    schema-valid entry's paper block with the scraped record (title similarity ≥ 0.9).
     """
     report = validate_paths(paths, use_plugins=not no_plugins)
+    if online or offline:
+        from ..http import HttpClient
+        from ..online_check import check_online
+        from ..plugins import get_registry
+
+        scrapers = get_registry().all("scraper")
+        http = HttpClient(offline=offline)
+        for i, (file, entry) in enumerate(sorted(report.entries.items()), 1):
+            if fmt != "json":
+                click.echo(f"online check {i}/{len(report.entries)}: {file}", err=True)
+            report.problems.extend(check_online(entry, file, scrapers=scrapers, http=http))
     if fmt == "json":
         emit(report.as_dict(), fmt, str)
     else:

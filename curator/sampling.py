@@ -1,0 +1,105 @@
+"""Which test images a run certifies, and how a run is split into shards.
+
+The selection is part of a claim (``result.sample_selection``) and of the report (its index list
+hashed with :func:`indices_sha256`), so two runs on the same selection certify the same images.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Sequence
+
+from .errors import CuratorError
+
+__all__ = ["select_indices", "indices_sha256", "shard", "parse_shard", "KINDS"]
+
+KINDS = ("all", "every_kth", "evenly_spaced", "first")
+
+
+def _int(selection: dict[str, Any], key: str, default: int | None, minimum: int) -> int:
+    value = selection.get(key, default)
+    if value is None:
+        raise CuratorError(f"sample selection {selection.get('kind')!r} needs {key!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise CuratorError(f"sample selection: {key!r} must be an integer ≥ {minimum}, got {value!r}")
+    return value
+
+
+def select_indices(selection: dict[str, Any] | None, n_total: int, *, n: int | None = None) -> list[int]:
+    """Test-set indices in increasing order.
+
+    - ``all`` (also ``None``): ``0 … n_total-1``.
+    - ``every_kth`` (``k``, ``offset`` = 0): ``offset, offset+k, …`` — Cohen et al. (2019) certify
+      every 20th CIFAR-10 test image (500 images) and every 100th ImageNet validation image.
+    - ``evenly_spaced`` (``n``): ``floor(i · n_total / n)`` for ``i < n``: spread over the whole set,
+      starting at 0, distinct whenever ``n ≤ n_total``.
+    - ``first`` (``n``): ``0 … n-1``.
+
+    ``n`` (keyword), when given, then keeps only the first ``n`` of the selected indices (a quick
+    run on a prefix of the claimed protocol, e.g. ``--samples``). Asking for more images than the
+    set has is an error, not a silent truncation.
+    """
+    if isinstance(n_total, bool) or not isinstance(n_total, int) or n_total < 1:
+        raise CuratorError(f"the test set is empty or its size is invalid ({n_total!r})")
+    selection = dict(selection or {"kind": "all"})
+    kind = selection.get("kind", "all")
+    if kind == "all":
+        out = list(range(n_total))
+    elif kind == "every_kth":
+        k = _int(selection, "k", None, 1)
+        offset = _int(selection, "offset", 0, 0)
+        if offset >= n_total:
+            raise CuratorError(f"sample selection: offset {offset} is past the end of the {n_total}-image test set")
+        out = list(range(offset, n_total, k))
+    elif kind == "evenly_spaced":
+        count = _int(selection, "n", None, 1)
+        if count > n_total:
+            raise CuratorError(f"sample selection asks for {count} images; the test set has {n_total}")
+        out = [i * n_total // count for i in range(count)]
+    elif kind == "first":
+        count = _int(selection, "n", None, 1)
+        if count > n_total:
+            raise CuratorError(f"sample selection asks for {count} images; the test set has {n_total}")
+        out = list(range(count))
+    else:
+        raise CuratorError(f"unknown sample selection kind {kind!r} (known: {', '.join(KINDS)})")
+    if n is not None:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise CuratorError(f"number of samples must be a positive integer, got {n!r}")
+        out = out[:n]
+    return out
+
+
+def indices_sha256(indices: Sequence[int]) -> str:
+    """sha256 of the indices written as comma-separated decimals (``"0,20,40"``), UTF-8."""
+    return hashlib.sha256(",".join(str(int(i)) for i in indices).encode("ascii")).hexdigest()
+
+
+def shard(indices: Sequence[int], i: int, n: int) -> list[int]:
+    """Shard ``i`` of ``n`` (0-based): a contiguous block of the index list.
+
+    Blocks differ in length by at most one (the first ``len % n`` get one more), keep the list's
+    order, and the ``n`` shards of one run concatenate back to exactly ``indices`` — so shard
+    reports merge by concatenation and no sample is run twice or skipped. Contiguous rather than
+    strided so that each shard's report covers one range of the per-sample log.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise CuratorError(f"shard count must be a positive integer, got {n!r}")
+    if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < n:
+        raise CuratorError(f"shard index must be in 0..{n - 1}, got {i!r}")
+    size, extra = divmod(len(indices), n)
+    start = i * size + min(i, extra)
+    stop = start + size + (1 if i < extra else 0)
+    return list(indices[start:stop])
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"i/n"`` as the CLI takes it, 1-based (``1/4`` … ``4/4``) → 0-based ``(i, n)``."""
+    try:
+        a, b = text.split("/")
+        i, n = int(a), int(b)
+    except ValueError:
+        raise CuratorError(f"--shard must look like i/n (e.g. 1/4), got {text!r}") from None
+    if n < 1 or not 1 <= i <= n:
+        raise CuratorError(f"--shard {text}: need 1 ≤ i ≤ n")
+    return i - 1, n

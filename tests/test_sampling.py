@@ -1,0 +1,71 @@
+import hashlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from curator.errors import CuratorError
+from curator.sampling import indices_sha256, parse_shard, select_indices, shard
+
+
+def test_every_kth_is_cohen_protocol():
+    idx = select_indices({"kind": "every_kth", "k": 20}, 10000)
+    assert len(idx) == 500 and idx[:3] == [0, 20, 40] and idx[-1] == 9980
+    assert select_indices({"kind": "every_kth", "k": 100, "offset": 5}, 1000) == list(range(5, 1000, 100))
+
+
+def test_kinds():
+    assert select_indices(None, 5) == [0, 1, 2, 3, 4]
+    assert select_indices({"kind": "all"}, 3) == [0, 1, 2]
+    assert select_indices({"kind": "first", "n": 3}, 10) == [0, 1, 2]
+    assert select_indices({"kind": "evenly_spaced", "n": 4}, 10) == [0, 2, 5, 7]
+    assert select_indices({"kind": "every_kth", "k": 20}, 10000, n=3) == [0, 20, 40]
+
+
+@pytest.mark.parametrize(
+    "sel,total",
+    [
+        ({"kind": "first", "n": 11}, 10),
+        ({"kind": "evenly_spaced", "n": 11}, 10),
+        ({"kind": "every_kth"}, 10),
+        ({"kind": "every_kth", "k": 0}, 10),
+        ({"kind": "every_kth", "k": 2, "offset": 10}, 10),
+        ({"kind": "random"}, 10),
+    ],
+)
+def test_bad_selection(sel, total):
+    with pytest.raises(CuratorError):
+        select_indices(sel, total)
+
+
+def test_indices_sha256_is_comma_joined_decimals():
+    assert indices_sha256([0, 20, 40]) == hashlib.sha256(b"0,20,40").hexdigest()
+    assert indices_sha256([]) == hashlib.sha256(b"").hexdigest()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 5000), st.integers(1, 50))
+def test_evenly_spaced_distinct_sorted_in_range(total, n):
+    n = min(n, total)
+    idx = select_indices({"kind": "evenly_spaced", "n": n}, total)
+    assert len(idx) == n == len(set(idx)) and idx == sorted(idx) and idx[0] == 0 and idx[-1] < total
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 10**6), max_size=300), st.integers(1, 40))
+def test_shards_partition_exactly(indices, n):
+    parts = [shard(indices, i, n) for i in range(n)]
+    assert sum(parts, []) == indices
+    sizes = [len(p) for p in parts]
+    assert max(sizes) - min(sizes) <= 1
+
+
+def test_shard_and_parse_errors():
+    with pytest.raises(CuratorError):
+        shard([1, 2], 2, 2)
+    with pytest.raises(CuratorError):
+        shard([1, 2], 0, 0)
+    assert parse_shard("1/4") == (0, 4) and parse_shard("4/4") == (3, 4)
+    for bad in ("0/4", "5/4", "x", "1/0"):
+        with pytest.raises(CuratorError):
+            parse_shard(bad)

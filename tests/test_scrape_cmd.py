@@ -1,0 +1,114 @@
+"""`curator scrape` and `curator new`, run as commands against the local stand-in services."""
+
+from __future__ import annotations
+
+import json
+import types
+
+import pytest
+from click.testing import CliRunner
+
+from curator.api import SampleResult, Verifier, hookimpl
+from curator.cli import main
+from curator.plugins import get_host
+from curator.schemas import ENTRY_SCHEMA_ID, validate
+from scrape_support import serve_all, services  # noqa: F401  (fixture)
+
+
+class _ToyIBP(Verifier):
+    """A registered verifier for `curator new` to name (the real ones live in other plugins)."""
+
+    name = "toy-ibp"
+    version = "1"
+    certification = "deterministic"
+    params_schema = {"type": "object", "additionalProperties": False, "properties": {"eps_steps": {"type": "integer", "minimum": 1}}}
+
+    def verify(self, task):  # pragma: no cover - never run here
+        return [SampleResult(i, 0, 0, "error", 0.0) for i in task.indices]
+
+
+@pytest.fixture
+def cli(services):
+    serve_all(services)
+    host = get_host(reload=True)
+    plugin = types.SimpleNamespace(register_verifiers=hookimpl(lambda register: register(_ToyIBP())))
+    plugin.register_verifiers.__name__ = "register_verifiers"
+    host.add_plugin(plugin, "toy-verifiers")
+    yield CliRunner()
+    get_host(reload=True)
+
+
+def test_scrape_text_names_the_scraper(cli):
+    res = cli.invoke(main, ["scrape", "https://arxiv.org/abs/2210.04871v3"])
+    assert res.exit_code == 0, res.output
+    assert "answered by: arxiv" in res.output
+    assert "title:     Certified Training: Small Boxes are All You Need" in res.output
+
+
+def test_scrape_json_and_published_link(cli):
+    res = cli.invoke(main, ["scrape", "arxiv:2210.04871", "--published", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["scraper"] == "arxiv+published"
+    assert doc["paper"]["arxiv"] == "2210.04871" and doc["paper"]["venue"] == "ICLR" and doc["paper"]["year"] == 2023
+
+
+def test_scrape_title_goes_to_dblp(cli):
+    res = cli.invoke(main, ["scrape", "Certified Training: Small Boxes are All You Need", "--format", "json"])
+    doc = json.loads(res.stdout)
+    assert doc["scraper"] == "dblp" and doc["record"]["venue"] == "ICLR"
+
+
+def test_scrape_offline_miss_then_hit(cli):
+    res = cli.invoke(main, ["scrape", "openreview:mzyZ4wzKlM", "--offline"])
+    assert res.exit_code == 1
+    assert res.stderr.startswith("error: openreview: offline and no cached response")
+    assert res.stderr.count("\n") == 1
+    assert cli.invoke(main, ["scrape", "openreview:mzyZ4wzKlM"]).exit_code == 0
+    res = cli.invoke(main, ["scrape", "openreview:mzyZ4wzKlM", "--offline", "--format", "json"])
+    assert res.exit_code == 0 and json.loads(res.stdout)["record"]["venue"] == "ICLR"
+
+
+def test_scrape_not_found_is_one_line(cli):
+    res = cli.invoke(main, ["scrape", "arxiv:2210.99999", "--scraper", "arxiv"])
+    assert res.exit_code == 1
+    assert res.stderr == "error: arxiv: incorrect id format for 2210.99999 (" + res.stderr.split("(", 1)[1]
+    assert res.stderr.count("\n") == 1
+
+
+def test_new_scaffolds_a_valid_entry(cli, tmp_path):
+    out = tmp_path / "entry.json"
+    res = cli.invoke(main, [
+        "new", "--paper", "https://openreview.net/pdf?id=mzyZ4wzKlM", "--dataset", "mnist", "--norm", "linf",
+        "--radius", "0.1", "--certified", "98.43", "--verifier", "toy-ibp", "--params", '{"eps_steps": 2}',
+        "--submitter", "A. Researcher", "--out", str(out),
+    ])
+    assert res.exit_code == 0, res.output
+    entry = json.loads(out.read_text())
+    assert validate(entry, ENTRY_SCHEMA_ID) == []
+    assert entry["id"] == "palma2024-mnist-linf-0-1"
+    assert entry["status"] == "submitted"
+    assert entry["paper"]["title"] == "Expressive Losses for Verified Robustness via Convex Combinations"
+    assert entry["paper"]["venue"] == "ICLR" and entry["paper"]["openreview"] == "mzyZ4wzKlM"
+    assert entry["setting"] == {"dataset": "mnist", "norm": "linf", "radius": 0.1, "radius_text": "0.1"}
+    assert entry["result"] == {"certified_accuracy": 98.43}
+    assert entry["certification"] == {"type": "deterministic", "verifier": "toy-ibp", "params": {"eps_steps": 2}}
+
+
+def test_new_rejects_bad_params_and_unknown_verifier_without_writing(cli, tmp_path):
+    out = tmp_path / "entry.json"
+    base = ["new", "--paper", "arxiv:2210.04871", "--dataset", "cifar10", "--norm", "linf", "--radius", "8/255",
+            "--certified", "34.0", "--out", str(out)]
+    res = cli.invoke(main, base + ["--verifier", "toy-ibp", "--params", '{"eps_steps": 0}'])
+    assert res.exit_code == 2 and "--params /eps_steps" in res.stderr
+    res = cli.invoke(main, base + ["--verifier", "no-such-verifier"])
+    assert res.exit_code == 1 and "unknown verifier 'no-such-verifier'" in res.stderr
+    assert not out.exists()
+
+
+def test_new_fails_cleanly_when_the_paper_is_unknown(cli, tmp_path):
+    out = tmp_path / "entry.json"
+    res = cli.invoke(main, ["new", "--paper", "openreview:NoSuchNote1", "--dataset", "mnist", "--norm", "linf",
+                            "--radius", "0.1", "--certified", "90", "--verifier", "toy-ibp", "--out", str(out)])
+    assert res.exit_code == 1 and res.stderr.startswith("error: openreview: no note with id NoSuchNote1")
+    assert not out.exists()
