@@ -126,6 +126,7 @@ def fetch(
     progress: bool = True,
     backoff: float = 1.0,
     allow_html: bool = False,
+    max_seconds: float | None = 3600.0,
 ) -> Path:
     """Download ``url`` (``http``, ``https`` or ``file``) into the cache and return its path.
 
@@ -136,7 +137,9 @@ def fetch(
     ``backoff · 2^attempt`` seconds or the server's ``Retry-After`` (capped). The size cap is
     enforced from ``Content-Length`` before reading and again while streaming. An HTML body
     (``text/html`` or a body starting like a page) is rejected unless ``allow_html``: a link to a
-    landing or login page instead of the file is the most common bad model URL.
+    landing or login page instead of the file is the most common bad model URL. ``max_seconds``
+    bounds one attempt's total transfer time (``timeout`` only bounds each connect/read), so a
+    server trickling bytes cannot hold a run forever.
     """
     hashes = _normalise_hashes(sha256)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -159,7 +162,7 @@ def fetch(
             else:
                 actual = _download_with_retries(
                     url, out, max_bytes=max_bytes, timeout=timeout, retries=retries, progress=progress,
-                    backoff=backoff, allow_html=allow_html,
+                    backoff=backoff, allow_html=allow_html, max_seconds=max_seconds,
                 )
             out.flush()
             os.fsync(out.fileno())
@@ -191,10 +194,12 @@ def fetch_any(urls: Sequence[str], sha256: str | Iterable[str], cache_dir: str |
 class _Sink:
     """Writes to the temp file, hashing and counting bytes, enforcing the cap and the HTML check."""
 
-    def __init__(self, out, url: str, max_bytes: int, allow_html: bool, bar) -> None:
+    def __init__(self, out, url: str, max_bytes: int, allow_html: bool, bar, max_seconds: float | None = None) -> None:
         self.out, self.url, self.max_bytes, self.allow_html, self.bar = out, url, max_bytes, allow_html, bar
+        self.max_seconds = max_seconds
         self.hash = hashlib.sha256()
         self.count = 0
+        self.started = time.monotonic()
 
     def write(self, block: bytes) -> None:
         if self.count == 0 and block and not self.allow_html and _looks_like_html(block):
@@ -202,6 +207,8 @@ class _Sink:
                 f"{self.url}: the server returned an HTML page, not the artifact "
                 "(a landing, login or error page? use a direct download link)"
             )
+        if self.max_seconds is not None and time.monotonic() - self.started > self.max_seconds:
+            raise ArtifactError(f"{self.url}: download took longer than {self.max_seconds:g} s (max_seconds)")
         self.count += len(block)
         if self.count > self.max_bytes:
             raise ArtifactError(f"{self.url}: artifact larger than the {self.max_bytes}-byte limit")
@@ -215,6 +222,7 @@ class _Sink:
         self.out.truncate()
         self.hash = hashlib.sha256()
         self.count = 0
+        self.started = time.monotonic()
         if self.bar is not None:
             self.bar.reset()
 
@@ -268,11 +276,11 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, min(when.timestamp() - time.time(), MAX_RETRY_AFTER))
 
 
-def _download_with_retries(url, out, *, max_bytes, timeout, retries, progress, backoff, allow_html) -> str:
+def _download_with_retries(url, out, *, max_bytes, timeout, retries, progress, backoff, allow_html, max_seconds) -> str:
     import requests
 
     bar = None
-    sink = _Sink(out, url, max_bytes, allow_html, None)
+    sink = _Sink(out, url, max_bytes, allow_html, None, max_seconds)
     last = ""
     try:
         with requests.Session() as session:

@@ -174,3 +174,20 @@ def test_bad_arguments(tmp_path):
         fetch("ftp://example.org/x", SHA, tmp_path)
     with pytest.raises(ArtifactError, match="no sha256"):
         fetch("http://127.0.0.1:9/x", [], tmp_path)
+
+
+def test_total_time_bounded(httpserver, tmp_path):
+    import time
+
+    def trickle(_request):
+        def body():
+            for i in range(0, len(BODY), 10_000):
+                time.sleep(0.05)
+                yield BODY[i : i + 10_000]
+
+        return Response(body(), mimetype="application/octet-stream")
+
+    httpserver.expect_request("/slow").respond_with_handler(trickle)
+    with pytest.raises(ArtifactError, match="longer than 0.1 s"):
+        fetch(httpserver.url_for("/slow"), SHA, tmp_path, max_seconds=0.1, progress=False)
+    assert leftovers(tmp_path) == []

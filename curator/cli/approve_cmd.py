@@ -1,0 +1,42 @@
+"""``curator approve``: put a confirmed claim and its report into the store and commit them."""
+
+from __future__ import annotations
+
+import click
+
+from ..approve import approve
+from .common import emit, format_option
+
+
+@click.command("approve")
+@click.argument("submission", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--report", "report", required=True, type=click.Path(dir_okay=False, path_type=str),
+              help="The verification report (curator verify --out) that confirms the submission.")
+@click.option("--pr", type=click.IntRange(min=1), default=None, help="Pull request number, for the record.")
+@click.option("--no-commit", is_flag=True, help="Write the files but do not commit them.")
+@click.option("--store", "store_root", default="leaderboard", show_default=True,
+              type=click.Path(file_okay=False, path_type=str), help="The leaderboard store folder.")
+@click.option("--publish", is_flag=True, help="Publish at once (verified → published).")
+@click.option("--supersede", is_flag=True, help="Replace the numbers of an entry the board already shows.")
+@click.option("--reason", default=None, help="Why the old claim is superseded (required with --supersede).")
+@format_option
+def approve_command(submission, report, pr, no_commit, store_root, publish, supersede, reason, fmt):
+    """Approve SUBMISSION into the store with the REPORT that confirms it.
+
+    Refuses (exit 1, nothing written) unless the report is schema-valid, belongs to exactly this
+    claim (digest, model sha256, verifier and params) and says confirmed. Commits entry, report
+    and the re-rendered README as the bot (CURATOR_BOT_NAME / CURATOR_BOT_EMAIL).
+    """
+    result = approve(submission, report, store_root=store_root, pr=pr, commit=not no_commit, publish=publish,
+                     supersede=supersede, reason=reason)
+
+    def text(r):
+        lines = [r.message]
+        if r.commit:
+            lines.append(f"commit {r.commit}")
+        return "\n".join(lines)
+
+    emit(result.as_dict(), fmt, text)
+
+
+COMMANDS = [approve_command]

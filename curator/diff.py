@@ -1,0 +1,278 @@
+"""``curator diff BASE..HEAD``: what a pull request changes on the board, for its comment.
+
+The comparison starts from ``git merge-base BASE HEAD``, not from BASE itself: when main has moved
+on since the PR branched, comparing with main's tip would list main's newer entries as removed
+by the PR. Entries are read from the commits' trees (never from the work tree), so the diff is
+exactly what the two revisions contain.
+
+Reported: new entries, removed entries, changed numbers (certified/clean accuracy, radius,
+dataset, norm), other changed claim fields, status changes, and rank moves per setting (rank =
+1 + the number of entries in the setting with a strictly higher certified accuracy; refuted
+entries are not ranked).
+
+Refused (``DiffResult.problems``; the command exits 1 naming each):
+
+* a number of an entry the board already shows (status in
+  :data:`curator.lifecycle.PROTECTED_STATUSES`) changed without supersede metadata: a new history
+  item with a ``reason`` and ``previous`` holding every changed number's old value;
+* history items edited or removed (history is append-only);
+* a status change that is not a chain of allowed lifecycle moves recorded in history;
+* a new entry that claims ``verified``/``published`` without a report in the head tree;
+* a protected entry deleted (refute it instead).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+from . import lifecycle
+from .errors import CuratorError, UsageError
+from .jsonio import MAX_JSON_BYTES, JsonFileError, loads
+
+
+@dataclass
+class DiffResult:
+    base: str
+    head: str
+    merge_base: str
+    new: list[dict[str, Any]] = field(default_factory=list)
+    removed: list[dict[str, Any]] = field(default_factory=list)
+    changed: list[dict[str, Any]] = field(default_factory=list)
+    status: list[dict[str, Any]] = field(default_factory=list)
+    ranks: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"base": self.base, "head": self.head, "merge_base": self.merge_base, "ok": self.ok,
+                "new": self.new, "removed": self.removed, "changed": self.changed, "status_changes": self.status,
+                "rank_moves": self.ranks, "problems": self.problems}
+
+
+def parse_range(spec: str) -> tuple[str, str]:
+    if "..." in spec:
+        base, head = spec.split("...", 1)
+    elif ".." in spec:
+        base, head = spec.split("..", 1)
+    else:
+        raise UsageError(f"revision range {spec!r} is not BASE..HEAD")
+    if not base or not head:
+        raise UsageError(f"revision range {spec!r} needs both BASE and HEAD")
+    return base, head
+
+
+def entries_at(repo: Any, rev: str, store: str) -> tuple[dict[str, dict[str, Any]], set[str]]:
+    """``id → entry`` for every ``<store>/entries/*/*/*.json`` in ``rev``'s tree, and the set of
+    report paths (relative to the store) present there."""
+    commit = repo.commit(rev)
+    try:
+        tree = commit.tree / store if store not in ("", ".") else commit.tree
+    except KeyError:
+        return {}, set()
+    entries: dict[str, dict[str, Any]] = {}
+    reports: set[str] = set()
+    for item in tree.traverse():
+        if item.type != "blob":
+            continue
+        rel = PurePosixPath(item.path).relative_to(tree.path) if tree.path else PurePosixPath(item.path)
+        parts = rel.parts
+        if len(parts) == 3 and parts[0] == "reports":
+            reports.add(rel.as_posix())
+            continue
+        if len(parts) != 4 or parts[0] != "entries" or not parts[3].endswith(".json"):
+            continue
+        name = f"{rev}:{item.path}"
+        if item.mode & 0o170000 == 0o120000:
+            raise CuratorError(f"{name}: a symbolic link in the store")
+        if item.size > MAX_JSON_BYTES:
+            raise CuratorError(f"{name}: {item.size} bytes, over the {MAX_JSON_BYTES}-byte limit")
+        try:
+            doc = loads(item.data_stream.read().decode("utf-8"), name)
+        except (UnicodeDecodeError, JsonFileError) as exc:
+            raise CuratorError(f"{name}: unreadable entry: {exc}") from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("id"), str):
+            raise CuratorError(f"{name}: not an entry (no id)")
+        if doc["id"] in entries:
+            raise CuratorError(f"{name}: entry id {doc['id']} appears twice")
+        entries[doc["id"]] = doc
+    return entries, reports
+
+
+def setting_key(e: dict[str, Any]) -> tuple[str, str, float]:
+    s = e.get("setting", {})
+    return (str(s.get("dataset")), str(s.get("norm")), float(s.get("radius") or 0.0))
+
+
+def setting_label(e: dict[str, Any]) -> str:
+    s = e.get("setting", {})
+    return f"{s.get('dataset')} {s.get('norm')} ε={s.get('radius_text')}"
+
+
+def ranks(entries: dict[str, dict[str, Any]]) -> dict[str, tuple[tuple, int]]:
+    """``id → (setting, rank)``; competition ranking by certified accuracy, refuted entries unranked."""
+    by_setting: dict[tuple, list[tuple[float, str]]] = {}
+    for eid, e in entries.items():
+        if e.get("status") == "refuted":
+            continue
+        acc = e.get("result", {}).get("certified_accuracy")
+        if isinstance(acc, (int, float)):
+            by_setting.setdefault(setting_key(e), []).append((float(acc), eid))
+    out = {}
+    for key, rows in by_setting.items():
+        for acc, eid in rows:
+            out[eid] = (key, 1 + sum(1 for other, _ in rows if other > acc))
+    return out
+
+
+def _supersede_problems(eid: str, old: dict[str, Any], new: dict[str, Any], numbers: dict[str, Any]) -> list[str]:
+    added = new.get("history", [])[len(old.get("history", [])):]
+    items = lifecycle.supersede_items(added)
+    missing = []
+    for path, value in numbers.items():
+        if not any(path in item["previous"] and item["previous"][path] == value for item in items):
+            missing.append(f"{path} {value!r} → {lifecycle.claim_leaves(new).get(path)!r}")
+    if not missing:
+        return []
+    return [f"{eid}: {old.get('status')} numbers changed without supersede metadata (a new history item with "
+            f"reason and previous values): {', '.join(missing)}"]
+
+
+def _status_problems(eid: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    old_hist, new_hist = old.get("history", []), new.get("history", [])
+    if new_hist[: len(old_hist)] != old_hist:
+        return [f"{eid}: history items were edited or removed (history is append-only)"]
+    state = old.get("status")
+    for item in new_hist[len(old_hist):]:
+        target = item.get("status")
+        superseding = bool(item.get("reason")) and isinstance(item.get("previous"), dict)
+        if superseding and state in lifecycle.PROTECTED_STATUSES and target in ("verified", "published") \
+                and state != "refuted":
+            state = target
+            continue
+        if not lifecycle.allowed(state, target):
+            return [f"{eid}: history moves {state} → {target}, which the lifecycle does not allow"]
+        state = target
+    if state != new.get("status"):
+        return [f"{eid}: status {old.get('status')} → {new.get('status')} is not recorded in history"]
+    return []
+
+
+def diff(repo_path: str, spec: str, store: str = "leaderboard") -> DiffResult:
+    import git
+
+    base_rev, head_rev = parse_range(spec)
+    try:
+        repo = git.Repo(repo_path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise UsageError(f"{repo_path} is not in a git repository") from None
+    try:
+        base_c, head_c = repo.commit(base_rev), repo.commit(head_rev)
+    except (git.BadName, ValueError) as exc:
+        raise UsageError(f"unknown revision in {spec!r}: {exc}") from None
+    bases = repo.merge_base(base_c, head_c)
+    if not bases:
+        raise CuratorError(f"{base_rev} and {head_rev} have no common ancestor")
+    mb = bases[0].hexsha
+    store = PurePosixPath(store).as_posix().strip("/")
+    old, _ = entries_at(repo, mb, store)
+    new, new_reports = entries_at(repo, head_c.hexsha, store)
+    result = DiffResult(base_c.hexsha, head_c.hexsha, mb)
+
+    for eid in sorted(set(new) - set(old)):
+        e = new[eid]
+        result.new.append({"id": eid, "setting": setting_label(e), "status": e.get("status"),
+                           "certified_accuracy": e.get("result", {}).get("certified_accuracy"),
+                           "clean_accuracy": e.get("result", {}).get("clean_accuracy"),
+                           "title": e.get("paper", {}).get("title"), "url": e.get("paper", {}).get("url")})
+        if e.get("status") not in ("submitted", "legacy"):
+            cited = [r.get("path") for r in e.get("reports", []) if isinstance(r, dict)]
+            if not cited or any(p not in new_reports for p in cited):
+                result.problems.append(f"{eid}: new entry is {e.get('status')} but its reports are not in the tree "
+                                       "(only curator approve adds verified entries)")
+    for eid in sorted(set(old) - set(new)):
+        e = old[eid]
+        result.removed.append({"id": eid, "setting": setting_label(e), "status": e.get("status")})
+        if e.get("status") in lifecycle.PROTECTED_STATUSES:
+            result.problems.append(f"{eid}: a {e.get('status')} entry was deleted (refute it instead)")
+    for eid in sorted(set(old) & set(new)):
+        a, b = old[eid], new[eid]
+        numbers = lifecycle.changed_numbers(a, b)
+        other = {k: v for k, v in lifecycle.changed_claim_values(a, b).items() if k not in numbers}
+        if numbers or other:
+            added = b.get("history", [])[len(a.get("history", [])):]
+            reasons = [i.get("reason") for i in lifecycle.supersede_items(added)]
+            leaves_b = lifecycle.claim_leaves(b)
+            result.changed.append({
+                "id": eid, "setting": setting_label(b),
+                "numbers": {k: {"before": v, "after": leaves_b.get(k)} for k, v in numbers.items()},
+                "fields": sorted(other), "reason": reasons[-1] if reasons else None})
+        if numbers and a.get("status") in lifecycle.PROTECTED_STATUSES:
+            result.problems.extend(_supersede_problems(eid, a, b, numbers))
+        if a.get("status") != b.get("status") or a.get("history", []) != b.get("history", []):
+            if a.get("status") != b.get("status"):
+                result.status.append({"id": eid, "setting": setting_label(b), "before": a.get("status"),
+                                      "after": b.get("status")})
+            result.problems.extend(_status_problems(eid, a, b))
+
+    ra, rb = ranks(old), ranks(new)
+    for eid in sorted(set(ra) | set(rb)):
+        before, after = ra.get(eid), rb.get(eid)
+        if before and after and before[1] == after[1] and before[0] == after[0]:
+            continue
+        e = new.get(eid) or old[eid]
+        result.ranks.append({"id": eid, "setting": setting_label(e), "before": before[1] if before else None,
+                             "after": after[1] if after else None})
+    result.ranks.sort(key=lambda r: (r["setting"], r["after"] or 10**9, r["id"]))
+    return result
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return "—"
+    return str(v).replace("|", "\\|").replace("\n", " ")
+
+
+def _pct(v: Any) -> str:
+    return "—" if v is None else f"{v:g}%"
+
+
+def to_markdown(r: DiffResult) -> str:
+    lines = [f"## Leaderboard changes", "",
+             f"Compared `{r.merge_base[:12]}` (merge base) with `{r.head[:12]}`.", ""]
+    if not (r.new or r.removed or r.changed or r.status or r.problems):
+        lines.append("No leaderboard changes.")
+        return "\n".join(lines) + "\n"
+    lines.append(f"**{len(r.new)} new, {len(r.changed)} changed, {len(r.status)} status changes, "
+                 f"{len(r.removed)} removed.**")
+    if r.problems:
+        lines += ["", "### ❌ Problems", ""] + [f"- {_cell(p)}" for p in r.problems]
+    if r.new:
+        lines += ["", "### New entries", "", "| setting | id | certified | clean | status | paper |",
+                  "|---|---|---:|---:|---|---|"]
+        for n in r.new:
+            paper = f"[{_cell(n['title'])}]({n['url']})" if n.get("url") else _cell(n.get("title"))
+            lines.append(f"| {_cell(n['setting'])} | `{n['id']}` | {_pct(n['certified_accuracy'])} | "
+                         f"{_pct(n['clean_accuracy'])} | {n['status']} | {paper} |")
+    if r.changed:
+        lines += ["", "### Changed entries", "", "| id | setting | numbers | other fields | supersede reason |",
+                  "|---|---|---|---|---|"]
+        for c in r.changed:
+            nums = "; ".join(f"{k}: {_cell(v['before'])} → {_cell(v['after'])}" for k, v in c["numbers"].items())
+            lines.append(f"| `{c['id']}` | {_cell(c['setting'])} | {_cell(nums or None)} | "
+                         f"{_cell(', '.join(c['fields']) or None)} | {_cell(c['reason'])} |")
+    if r.status:
+        lines += ["", "### Status changes", "", "| id | setting | before | after |", "|---|---|---|---|"]
+        lines += [f"| `{s['id']}` | {_cell(s['setting'])} | {s['before']} | {s['after']} |" for s in r.status]
+    if r.removed:
+        lines += ["", "### Removed entries", "", "| id | setting | status |", "|---|---|---|"]
+        lines += [f"| `{s['id']}` | {_cell(s['setting'])} | {s['status']} |" for s in r.removed]
+    if r.ranks:
+        lines += ["", "### Rank moves", "", "| setting | id | before | after |", "|---|---|---:|---:|"]
+        lines += [f"| {_cell(m['setting'])} | `{m['id']}` | {_cell(m['before'])} | {_cell(m['after'])} |"
+                  for m in r.ranks]
+    return "\n".join(lines) + "\n"
