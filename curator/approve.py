@@ -479,8 +479,35 @@ def store_change(root: Path, entry: dict[str, Any], *, old_path: Path | None, re
             raise refused("the repository has no commit yet; commit the board first")
     else:
         rels = [str(p) for p in touched]
-    hook("checked")
+    lock = _acquire_lock(repo, refused)
+    try:
+        hook("checked")
+        return _apply(root, entry, touched, rels, removed, report, repo, message, commit, hook), rels
+    finally:
+        if lock is not None:
+            lock.unlink(missing_ok=True)
 
+
+LOCK_NAME = "curator-store.lock"
+
+
+def _acquire_lock(repo: Any | None, refused: type[CuratorError]) -> Path | None:
+    """One store change at a time per repository (a second approve would snapshot a half-done first)."""
+    if repo is None:
+        return None
+    lock = Path(repo.git_dir) / LOCK_NAME
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        raise refused(f"another curator store change is running ({lock} exists; remove it if it is stale)") from None
+    with os.fdopen(fd, "w") as fh:
+        fh.write(f"{os.getpid()}\n")
+    return lock
+
+
+def _apply(root: Path, entry: dict[str, Any], touched: list[Path], rels: list[str], removed: list[Path],
+           report: tuple[Path, bytes] | None, repo: Any | None, message: str, commit: bool,
+           hook: Callable[[str], None]) -> str | None:
     snapshot = _Snapshot(touched, repo)
     sha = None
     try:
@@ -509,7 +536,7 @@ def store_change(root: Path, entry: dict[str, Any], *, old_path: Path | None, re
             raise
         raise CuratorError(f"writing the store failed and was rolled back, nothing changed: "
                            f"{type(exc).__name__}: {exc}") from exc
-    return sha, rels
+    return sha
 
 
 def _open_repo(root: Path, required: bool, refused: type[CuratorError] = ApprovalRefused) -> Any | None:

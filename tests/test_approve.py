@@ -306,3 +306,17 @@ def test_duplicate_of_another_stored_entry_is_refused(board, tmp_path):
     with pytest.raises(ApprovalRefused, match="duplicate of .*old-b.json"):
         _approve(board, sub, rep)
     assert repo_state(board) == before
+
+
+def test_concurrent_change_is_refused_by_the_lock(board, tmp_path):
+    entry = make_entry()
+    sub, rep = _files(tmp_path, entry, make_report(entry))
+    lock = board / ".git" / approve_mod.LOCK_NAME
+    lock.write_text("12345\n")
+    before = repo_state(board)
+    with pytest.raises(ApprovalRefused, match="another curator store change"):
+        _approve(board, sub, rep)
+    assert repo_state(board) == before
+    lock.unlink()
+    assert _approve(board, sub, rep).commit
+    assert not lock.exists()

@@ -179,7 +179,10 @@ def build_site(store_root: str | os.PathLike, out: str | os.PathLike) -> SiteSum
                     continue
                 ref, rep = reports[e["id"]]
                 plot = None
-                if any(r is not None for r in rep.get("samples", {}).get("radius", [])):
+                # Radii are only comparable with the claim when the verifier certified the claimed
+                # norm itself (no reduction such as linf through l2, which the report notes).
+                if not rep.get("threat", {}).get("note") and \
+                        any(r is not None for r in rep.get("samples", {}).get("radius", [])):
                     plot = f"../plots/radius-{e['id']}.svg"
                     (tmp / "plots" / f"radius-{e['id']}.svg").write_text(
                         plots.radius_svg(f"{e['id']}", rep, float(e["setting"]["radius"]),
