@@ -148,7 +148,10 @@ def fetch(
     hit = _cached(store, hashes)
     if hit is not None:
         return hit
-    scheme = urllib.parse.urlsplit(url).scheme.lower()
+    try:
+        scheme = urllib.parse.urlsplit(url).scheme.lower()
+    except ValueError as exc:  # "http://[": unsplittable
+        raise ArtifactError(f"{url}: not a URL ({exc})") from None
     if scheme not in ("http", "https", "file"):
         raise ArtifactError(f"{url}: unsupported URL scheme {scheme!r} (use http, https or file)")
     try:

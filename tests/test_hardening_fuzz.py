@@ -296,3 +296,21 @@ def test_cli_exit_codes_on_a_folder_of_fuzzed_files(tmp_path):
         json.loads(result.stdout)
     result = CliRunner().invoke(main, ["validate", str(Path(__file__).parents[1] / "examples" / "digits-smoothing.json")])
     assert result.exit_code == 0
+
+
+@pytest.mark.parametrize("url", ["http://[", "https://[::1", "http://]x["])
+def test_regression_unsplittable_paper_url_does_not_crash_validate(tmp_path, url):
+    """Found by the 10,000-example run: the schema's url pattern accepts ``http://[``, and
+    ``urlsplit`` raised ValueError inside the duplicate check — validate crashed with a traceback."""
+    entry = json.loads((Path(__file__).parents[1] / "examples" / "digits-smoothing.json").read_text())
+    entry["paper"]["url"] = url
+    path = tmp_path / "digits-smoothing.json"
+    path.write_text(json.dumps(entry))
+    report = validate_paths([path], REGISTRY)
+    _well_formed(report.problems, str(path))
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code in (0, 1) and result.exception is None or isinstance(result.exception, SystemExit)
+    from curator.artifacts import ArtifactError, fetch
+
+    with pytest.raises(ArtifactError, match="not a URL"):
+        fetch(url, "0" * 64, tmp_path / "cache")
