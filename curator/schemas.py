@@ -18,6 +18,8 @@ from referencing.jsonschema import DRAFT202012
 
 ENTRY_SCHEMA_ID = "https://curator.dev/schemas/entry/v1"
 REPORT_SCHEMA_ID = "https://curator.dev/schemas/report/v1"
+SUITE_SCHEMA_ID = "https://curator.dev/schemas/suite/v1"
+BENCHMARK_RESULT_SCHEMA_ID = "https://curator.dev/schemas/benchmark-result/v1"
 
 
 @lru_cache(maxsize=1)
