@@ -258,6 +258,7 @@ def test_unsound_verifier_is_flagged(tmp_path):
     suite["models"] = suite["models"][:1]
     suite["models"][0]["epsilons"] = ["0.3"]
     del suite["models"][0]["verifiers"]
+    suite["radius_search"]["verifiers"] = ["certify-everything"]
     path.write_text(json.dumps(suite))
     r = run_suite(path, BenchOptions(progress=False, cache_dir=tmp_path / "cache"), host=host)
     check_result_schema(r)
