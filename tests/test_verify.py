@@ -54,7 +54,16 @@ def test_report_of_the_example_is_schema_valid_and_complete(six):
     assert six["totals"]["n"] == 6 and len(six["samples"]["extra"]["p_lower"]) == 6
     assert six["environment"]["plugins"]["smoothing"]
     assert six["verdict"]["status"] in ("confirmed", "refuted")
-    assert any("no attack plugin" in n for n in six["notes"])
+    # pgd is installed but attacks the base network, which bounds nothing about a smoothed classifier
+    assert six["attack"] is None and any("attack" in n for n in six["notes"])
+
+
+def test_runs_without_any_attack_plugin_and_says_so(tmp_path):
+    h = PluginHost()
+    h.load_entry_points(only={"smoothing", "datasets", "architectures"})
+    report = verify_entry(copy_example(tmp_path), opts(tmp_path, samples=2), host=h)
+    check_schema(report)
+    assert report["attack"] is None and any("no attack plugin 'pgd' is installed" in n for n in report["notes"])
 
 
 def test_shards_merge_to_the_unsharded_run(tmp_path, six):
