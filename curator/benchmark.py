@@ -60,6 +60,8 @@ class BenchOptions:
     cache_dir: Path | None = None
     samples: int | None = None  # keep only the first N selected samples of every model
     batch_size: int = 64
+    models: tuple[str, ...] = ()  # run only these model ids (empty: all)
+    verifiers: tuple[str, ...] = ()  # run only these verifier labels (empty: all)
     progress: bool = True
     confidence: float = DEFAULT_CONFIDENCE
 
@@ -341,8 +343,14 @@ def run_suite(suite_path: str | Path, opts: BenchOptions | None = None, host: An
             attack_params = params_with_defaults(attack, attack_spec.get("params"))
         else:
             notes.append(f"attack {attack_spec['name']!r} is not installed: no upper-bound row, no attack cross-check")
+    for kind, wanted, known in (("model", opts.models, [m["id"] for m in s["models"]]),
+                                ("verifier", opts.verifiers, [m.get("label") or m["name"] for m in s["verifiers"]])):
+        unknown = [w for w in wanted if w not in known]
+        if unknown:
+            raise BenchmarkError(f"{suite.path}: no {kind} {unknown[0]!r} in the suite (known: {', '.join(known)})")
     verifiers = [(m.get("label") or m["name"], registry.verifier(m["name"]),
-                  params_with_defaults(registry.verifier(m["name"]), m.get("params"))) for m in s["verifiers"]]
+                  params_with_defaults(registry.verifier(m["name"]), m.get("params"))) for m in s["verifiers"]
+                 if not opts.verifiers or (m.get("label") or m["name"]) in opts.verifiers]
     rs = {"enabled": True, "low": 0.0, "high": 0.5, "tolerance": 0.001, "max_iterations": 12, "attack_check": True,
           **(s.get("radius_search") or {})}
     rs.setdefault("time_limit", 2 * float(s["time_limit"]))
@@ -356,6 +364,8 @@ def run_suite(suite_path: str | Path, opts: BenchOptions | None = None, host: An
     shard_i, shard_n = opts.shard
 
     for spec in s["models"]:
+        if opts.models and spec["id"] not in opts.models:
+            continue
         t0 = time.monotonic()
         mid = spec["id"]
         ds = {**s["dataset"], **(spec.get("dataset") or {})}
@@ -542,9 +552,11 @@ def run_suite(suite_path: str | Path, opts: BenchOptions | None = None, host: An
                    "radius_search": rs if rs["enabled"] else None}
     if s.get("description"):
         suite_block["description"] = s["description"]
+    if opts.models or opts.verifiers:
+        suite_block["only"] = {"models": list(opts.models), "verifiers": list(opts.verifiers)}
     ver_map = {name: info.version for name, info in host.plugins.items()}
     run_id = sha256_bytes(canonical_bytes({"suite": suite.sha256, "seed": seed, "shards": shard_n,
-                                           "samples": opts.samples,
+                                           "samples": opts.samples, "only": [list(opts.models), list(opts.verifiers)],
                                            "models": [m["indices_sha256"] for m in models_out]}))[:16]
     result = {
         "result_version": RESULT_VERSION, "suite": suite_block, "seed": seed, "confidence": opts.confidence,

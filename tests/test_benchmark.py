@@ -270,10 +270,16 @@ def test_unsound_verifier_is_flagged(tmp_path):
     runner = CliRunner()
     # (the CLI uses the process-wide host, which does not know the broken verifier: run a clean suite)
     ok = runner.invoke(main, ["benchmark", str(digits_suite(tmp_path)), "--quiet", "--cache-dir",
-                              str(tmp_path / "cache"), "--out", str(tmp_path / "res"), "--format", "json"])
+                              str(tmp_path / "cache"), "--out", str(tmp_path / "res"), "--format", "json",
+                              "--model", "digits-mlp", "--verifier", "crown"])
     assert ok.exit_code == 0, ok.output
     written = load_result(tmp_path / "res" / "digits-small.json")
     assert json.loads(ok.output)["totals"] == written["totals"]
+    assert {c["model"] for c in written["cells"]} == {"digits-mlp"}
+    assert {c["method"]["label"] for c in written["cells"] if c["method"]["kind"] == "verifier"} == {"crown"}
+    assert written["suite"]["only"] == {"models": ["digits-mlp"], "verifiers": ["crown"]}
+    bad = runner.invoke(main, ["benchmark", str(tmp_path / "suite.json"), "--model", "nope", "--quiet"])
+    assert bad.exit_code == 1 and "no model 'nope'" in bad.output
 
 
 def test_bisection_radius_is_a_certified_radius(tmp_path):

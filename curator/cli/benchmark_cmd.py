@@ -72,12 +72,15 @@ def benchmark_group() -> None:
 @click.option("--shared", type=click.Path(path_type=Path, file_okay=False), envvar="CURATOR_SHARED", default=None,
               help="Value of ${CURATOR_SHARED} in the suite (also $CURATOR_SHARED).")
 @click.option("--samples", type=click.IntRange(min=1), default=None, help="Only the first N samples of every model.")
+@click.option("--model", "models", multiple=True, help="Only this model id (repeatable).")
+@click.option("--verifier", "verifiers", multiple=True, help="Only this verifier label (repeatable).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Artifact cache (default: the user cache folder).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @format_option
-def run_command(suite: Path, out, shard_text, shared, samples, device, cache_dir, quiet, fmt) -> None:
+def run_command(suite: Path, out, shard_text, shared, samples, models, verifiers, device, cache_dir, quiet,
+                fmt) -> None:
     """Run SUITE (a suite JSON file) and print the tables' numbers."""
     from ..benchmark import BenchOptions, result_filename, run_suite
     from ..sampling import parse_shard
@@ -86,7 +89,7 @@ def run_command(suite: Path, out, shard_text, shared, samples, device, cache_dir
     if not suite.is_file():
         raise UsageError(f"{suite}: no such file")
     opts = BenchOptions(shard=parse_shard(shard_text), shared=shared, device=device, cache_dir=cache_dir,
-                        samples=samples, progress=not quiet)
+                        samples=samples, models=tuple(models), verifiers=tuple(verifiers), progress=not quiet)
     bars = progress_factory(quiet)
     try:
         result = run_suite(suite, opts, on_progress=bars)
