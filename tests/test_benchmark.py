@@ -304,6 +304,17 @@ def test_bisection_radius_is_a_certified_radius(tmp_path):
                                           params={}, num_classes=10))[0]
             assert res.status == "certified" and res.predicted == int(y[0])
     assert r["soundness"] == []
+    # smoothing reports its own radius (l2 model): certified samples carry σ·Φ⁻¹(p_lower) > 0
+    smooth = next(x for x in r["radius"] if x["method"]["label"] == "smoothing")
+    assert smooth["search"]["kind"] == "direct" and smooth["model"] == "digits-mlp-l2"
+    cell = next(c for c in r["cells"] if c["method"]["label"] == "smoothing" and c["radius_text"] == "0.1")
+    for st, p, y, rad in zip(cell["samples"]["status"], cell["samples"]["predicted"], cell["samples"]["label"],
+                             smooth["samples"]["radius"]):
+        assert (rad > 0) == (st == "certified")
+        if st == "certified":
+            assert rad >= 0.1  # certified at ε = 0.1 means a radius of at least 0.1
+    assert any(rad > 0 for rad in smooth["samples"]["radius"])
+    assert any("smoothed classifier" in n for n in r["notes"])
 
 
 def test_suite_errors_name_file_and_pointer(tmp_path, monkeypatch):
