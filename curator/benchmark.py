@@ -571,7 +571,8 @@ def run_suite(suite_path: str | Path, opts: BenchOptions | None = None, host: An
 def _direct_radius_row(mid: str, dataset: str, norm: str, label: str, plugin: Verifier, params: dict[str, Any],
                        grid: list[tuple[float, list[SampleResult]]]) -> dict[str, Any]:
     """Smoothing computes each sample's certified radius itself (CERTIFY: σ·Φ⁻¹(p_A lower bound),
-    valid with probability ≥ 1−α): take it from the run at the first ε."""
+    valid with probability ≥ 1−α, whether or not it reaches ε): take it from the run at the first
+    ε; abstentions, timeouts and errors count 0."""
     _, res = grid[0]
     return {
         "model": mid, "dataset": dataset, "norm": norm, "method": _method_block("verifier", plugin, label, params),
@@ -579,7 +580,8 @@ def _direct_radius_row(mid: str, dataset: str, norm: str, label: str, plugin: Ve
         "samples": {
             "index": [int(r.index) for r in res], "label": [int(r.label) for r in res],
             "predicted": [int(r.predicted) for r in res],
-            "radius": [float(r.radius) if (r.status == "certified" and r.radius is not None) else 0.0 for r in res],
+            "radius": [max(0.0, float(r.radius)) if (r.status in ("certified", "not_certified") and r.radius is not None)
+                       else 0.0 for r in res],
             "iterations": [0 for _ in res], "seconds": [round(max(0.0, float(r.seconds)), 6) for r in res],
             "timed_out": [r.status == "timeout" for r in res],
         },

@@ -310,9 +310,10 @@ def test_bisection_radius_is_a_certified_radius(tmp_path):
     cell = next(c for c in r["cells"] if c["method"]["label"] == "smoothing" and c["radius_text"] == "0.1")
     for st, p, y, rad in zip(cell["samples"]["status"], cell["samples"]["predicted"], cell["samples"]["label"],
                              smooth["samples"]["radius"]):
-        assert (rad > 0) == (st == "certified")
-        if st == "certified":
-            assert rad >= 0.1  # certified at ε = 0.1 means a radius of at least 0.1
+        if st == "certified":  # certified at ε = 0.1 means a radius of at least 0.1
+            assert rad >= 0.1 - 1e-9
+        elif st in ("abstain", "timeout", "error"):
+            assert rad == 0
     assert any(rad > 0 for rad in smooth["samples"]["radius"])
     assert any("smoothed classifier" in n for n in r["notes"])
 
