@@ -144,6 +144,14 @@ def _entry_problems(entry: Any, file: str, registry: Any = None) -> list[str]:
     return [str(p) for p in check_entry(entry, file, registry) if p.severity == "error"]
 
 
+def _duplicates_in_store(root: Path, entry: dict[str, Any], path: Path) -> list[str]:
+    """The entry would repeat another stored entry (same paper, setting and method)."""
+    from .validate import find_duplicates
+
+    others = [(str(p), e) for p, e in store.load_entries(root) if isinstance(e, dict) and e.get("id") != entry["id"]]
+    return [str(p) for p in find_duplicates(others + [(str(path), entry)]) if p.file == str(path)]
+
+
 def _load(path: Path, what: str) -> dict[str, Any]:
     try:
         doc = read_json(path)
@@ -425,6 +433,7 @@ def approve(submission_path: str | os.PathLike, report_path: str | os.PathLike, 
     except store.StorePathError as exc:
         raise ApprovalRefused(str(exc)) from None
     stored_problems = [p for p in _entry_problems(entry, str(new_entry_path), registry)]
+    stored_problems += _duplicates_in_store(root, entry, new_entry_path)
     if stored_problems:
         raise ApprovalRefused("the entry to store would be invalid:\n  " + "\n  ".join(stored_problems))
 
@@ -434,27 +443,73 @@ def approve(submission_path: str | os.PathLike, report_path: str | os.PathLike, 
         result.message = f"{entry['id']} is already {entry['status']} with this report; nothing to do"
         return result
 
-    repo = _open_repo(root, required=commit)
+    if commit:
+        message = commit_message(entry, action, pr)
+    else:
+        message = f"wrote {entry['id']} ({entry['status']}) without committing"
+    result.commit, result.touched = store_change(root, entry, old_path=old_path, report=(new_report_path, data),
+                                                 message=message, commit=commit, hook=hook)
+    result.message = message
+    return result
+
+
+def store_change(root: Path, entry: dict[str, Any], *, old_path: Path | None, report: tuple[Path, bytes] | None,
+                 message: str, commit: bool, hook: Callable[[str], None],
+                 refused: type[CuratorError] = ApprovalRefused) -> tuple[str | None, list[str]]:
+    """Write ``entry`` (and ``report``), re-render the README and commit exactly those paths — or,
+    if anything fails, put the files, the index and HEAD back as they were (see module docstring).
+
+    Returns the new commit's sha (``None`` without ``commit``) and the touched paths."""
+    new_entry_path = store.entry_path(root, entry)
+    readme = store.safe_path(root, "README.md")
+    repo = _open_repo(root, required=commit, refused=refused)
     removed = [old_path] if old_path is not None and old_path.absolute() != new_entry_path.absolute() else []
-    touched = [new_entry_path, new_report_path, readme] + removed
+    touched = [new_entry_path] + ([report[0]] if report else []) + [readme] + removed
     if repo is not None:
         work = Path(repo.working_tree_dir).resolve()
         try:
             rels = [p.absolute().resolve().relative_to(work).as_posix() for p in touched]
         except ValueError:
-            raise ApprovalRefused(f"the store {root} is not inside the git work tree {work}") from None
+            raise refused(f"the store {root} is not inside the git work tree {work}") from None
         dirty = _dirty(repo, rels)
         if dirty:
-            raise ApprovalRefused("uncommitted changes in paths approve must write (commit or stash them first): "
-                                  + ", ".join(sorted(dirty)))
+            raise refused("uncommitted changes in paths this must write (commit or stash them first): "
+                          + ", ".join(sorted(dirty)))
         if commit and not repo.head.is_valid():
-            raise ApprovalRefused("the repository has no commit yet; commit the board first")
+            raise refused("the repository has no commit yet; commit the board first")
     else:
         rels = [str(p) for p in touched]
-    result.touched = rels
-    hook("checked")
+    lock = _acquire_lock(repo, refused)
+    try:
+        hook("checked")
+        return _apply(root, entry, touched, rels, removed, report, repo, message, commit, hook), rels
+    finally:
+        if lock is not None:
+            lock.unlink(missing_ok=True)
 
+
+LOCK_NAME = "curator-store.lock"
+
+
+def _acquire_lock(repo: Any | None, refused: type[CuratorError]) -> Path | None:
+    """One store change at a time per repository (a second approve would snapshot a half-done first)."""
+    if repo is None:
+        return None
+    lock = Path(repo.git_dir) / LOCK_NAME
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        raise refused(f"another curator store change is running ({lock} exists; remove it if it is stale)") from None
+    with os.fdopen(fd, "w") as fh:
+        fh.write(f"{os.getpid()}\n")
+    return lock
+
+
+def _apply(root: Path, entry: dict[str, Any], touched: list[Path], rels: list[str], removed: list[Path],
+           report: tuple[Path, bytes] | None, repo: Any | None, message: str, commit: bool,
+           hook: Callable[[str], None]) -> str | None:
     snapshot = _Snapshot(touched, repo)
+    sha = None
     try:
         store.write_entry(root, entry)
         hook("entry-written")
@@ -462,36 +517,34 @@ def approve(submission_path: str | os.PathLike, report_path: str | os.PathLike, 
             p.unlink()
             _prune_empty(p.parent)
         hook("old-entry-removed")
-        write_bytes_atomic(new_report_path, data)
+        if report is not None:
+            write_bytes_atomic(report[0], report[1])
         hook("report-written")
         _render_readme(root)
         hook("readme-written")
         if commit:
-            message = commit_message(entry, action, pr)
             present = [r for r, p in zip(rels, touched) if p not in removed]
             gone = [r for r, p in zip(rels, touched) if p in removed]
-            result.commit = _commit_paths(repo, present, gone, message, hook)
-            result.message = message
-        else:
-            result.message = f"wrote {entry['id']} ({entry['status']}) without committing"
+            sha = _commit_paths(repo, present, gone, message, hook)
     except BaseException as exc:
         try:
             snapshot.restore()
         except Exception as restore_exc:  # pragma: no cover - reported, never silent
-            raise CuratorError(f"approve failed ({exc}) AND restoring the repository failed ({restore_exc}); "
-                               "inspect it with git status") from exc
+            raise CuratorError(f"writing the store failed ({exc}) AND restoring the repository failed "
+                               f"({restore_exc}); inspect it with git status") from exc
         if isinstance(exc, (CuratorError, InjectedFault, KeyboardInterrupt)):
             raise
-        raise CuratorError(f"approve failed and was rolled back, nothing changed: {type(exc).__name__}: {exc}") from exc
-    return result
+        raise CuratorError(f"writing the store failed and was rolled back, nothing changed: "
+                           f"{type(exc).__name__}: {exc}") from exc
+    return sha
 
 
-def _open_repo(root: Path, required: bool) -> Any | None:
+def _open_repo(root: Path, required: bool, refused: type[CuratorError] = ApprovalRefused) -> Any | None:
     import git
 
     try:
         return git.Repo(root if root.exists() else root.parent, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         if required:
-            raise ApprovalRefused(f"the store {root} is not in a git repository (use --no-commit to only write files)")
+            raise refused(f"the store {root} is not in a git repository (use --no-commit to only write files)")
         return None

@@ -263,6 +263,11 @@ class ImageFolderSequence:
     def __len__(self) -> int:
         return len(self.files)
 
+    @property
+    def shape(self) -> torch.Size:
+        """What a stacked tensor of all images would have, so callers can treat this like one."""
+        return torch.Size((len(self.files), 3, self.crop, self.crop))
+
     def _load(self, path: Path) -> torch.Tensor:
         try:
             from PIL import Image

@@ -142,7 +142,10 @@ def load_model(model_block: Mapping[str, Any], path: Path, registry: Any, device
     if fmt == "onnx":
         from .onnx_import import onnx_to_torch  # written alongside the MILP verifier; imported only when needed
 
-        net = onnx_to_torch(path, input_shape=model_block.get("input_shape") or None)
+        # The claim's input_shape is the layout verifiers feed ([1, 28, 28] for MNIST); the
+        # converter accepts it when it matches the graph's or the graph starts by flattening.
+        shape = [int(d) for d in model_block.get("input_shape") or []] or None
+        net = onnx_to_torch(path, input_shape=shape)
     else:
         arch = model_block.get("architecture") or {}
         if not arch.get("name"):

@@ -55,6 +55,8 @@ def serve_all(httpserver) -> None:
     serve(httpserver, "/or2/notes", "openreview_v2_mzyZ4wzKlM.json", "application/json", {"id": "mzyZ4wzKlM"})
     serve(httpserver, "/or2/notes", "openreview_empty.json", "application/json", {"id": "Q76Y7wkiji"})
     serve(httpserver, "/or1/notes", "openreview_v1_Q76Y7wkiji.json", "application/json", {"id": "Q76Y7wkiji"})
+    serve(httpserver, "/or2/notes", "openreview_empty.json", "application/json", {"id": "AQ9UL-7UvZx"})
+    serve(httpserver, "/or1/notes", "openreview_v1_AQ9UL-7UvZx.json", "application/json", {"id": "AQ9UL-7UvZx"})
     serve(httpserver, "/or2/notes", "openreview_empty.json", "application/json", {"id": "NoSuchNote1"})
     serve(httpserver, "/or1/notes", "openreview_empty.json", "application/json", {"id": "NoSuchNote1"})
     serve(httpserver, "/s2/graph/v1/paper/ARXIV:2210.04871", "s2_arxiv_2210.04871.json", "application/json")

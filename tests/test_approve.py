@@ -294,3 +294,29 @@ def test_cli_approve_json_and_refusal(board, tmp_path):
 def test_steps_are_documented():
     for step in STEPS:
         assert step in approve_mod.__doc__ or step in open(approve_mod.__file__).read()
+
+
+def test_duplicate_of_another_stored_entry_is_refused(board, tmp_path):
+    legacy = read_json(board / "leaderboard/entries/cifar10/l2/old-b.json")
+    dup = make_entry("old-b-again", certified=61.0, clean=None, year=2020)
+    dup["paper"] = legacy["paper"]
+    dup["training"] = legacy["training"]
+    sub, rep = _files(tmp_path, dup, make_report(dup))
+    before = repo_state(board)
+    with pytest.raises(ApprovalRefused, match="duplicate of .*old-b.json"):
+        _approve(board, sub, rep)
+    assert repo_state(board) == before
+
+
+def test_concurrent_change_is_refused_by_the_lock(board, tmp_path):
+    entry = make_entry()
+    sub, rep = _files(tmp_path, entry, make_report(entry))
+    lock = board / ".git" / approve_mod.LOCK_NAME
+    lock.write_text("12345\n")
+    before = repo_state(board)
+    with pytest.raises(ApprovalRefused, match="another curator store change"):
+        _approve(board, sub, rep)
+    assert repo_state(board) == before
+    lock.unlink()
+    assert _approve(board, sub, rep).commit
+    assert not lock.exists()

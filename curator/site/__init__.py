@@ -179,7 +179,10 @@ def build_site(store_root: str | os.PathLike, out: str | os.PathLike) -> SiteSum
                     continue
                 ref, rep = reports[e["id"]]
                 plot = None
-                if any(r is not None for r in rep.get("samples", {}).get("radius", [])):
+                # Radii are only comparable with the claim when the verifier certified the claimed
+                # norm itself (no reduction such as linf through l2, which the report notes).
+                if not rep.get("threat", {}).get("note") and \
+                        any(r is not None for r in rep.get("samples", {}).get("radius", [])):
                     plot = f"../plots/radius-{e['id']}.svg"
                     (tmp / "plots" / f"radius-{e['id']}.svg").write_text(
                         plots.radius_svg(f"{e['id']}", rep, float(e["setting"]["radius"]),
@@ -189,6 +192,7 @@ def build_site(store_root: str | os.PathLike, out: str | os.PathLike) -> SiteSum
                 shutil.copyfile(store.report_path(root, e["id"], ref["sha256"]), rep_dir / f"{ref['sha256']}.json")
                 html = env.get_template("report.html").render(
                     root="../", entry=e, ref=ref, report=rep, setting=info, plot=plot,
+                    badge=BADGES.get(e.get("status"), (e.get("status"), "claimed")),
                     report_file=f"{e['id']}/{ref['sha256']}.json", version=__version__)
                 (tmp / "reports" / f"{e['id']}.html").write_text(html, encoding="utf-8")
         html = env.get_template("index.html").render(root="", settings=settings_info, total=len(loaded),

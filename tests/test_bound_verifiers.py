@@ -1,0 +1,54 @@
+"""The ``ibp`` and ``crown`` verifiers on a small network: statuses, ibp ⇒ crown, soundness
+against the attack, unsupported models."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from curator.api import VerifyTask
+from curator.errors import CuratorError
+from curator.plugins import get_registry
+
+
+def _model():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 4, 3, stride=2), nn.ReLU(), nn.Flatten(), nn.Linear(144, 16), nn.ReLU(),
+                         nn.Linear(16, 3)).eval()
+
+
+@pytest.mark.parametrize("norm,eps", [("linf", 0.01), ("l2", 0.02), ("l1", 0.02)])
+def test_ibp_implies_crown_and_no_certificate_is_broken(norm, eps):
+    model = _model()
+    x = torch.rand(60, 1, 14, 14, generator=torch.Generator().manual_seed(0))
+    y = model(x).argmax(1)
+    y[::7] = (y[::7] + 1) % 3
+    reg = get_registry()
+    task = VerifyTask(model=model, inputs=x, labels=y, indices=list(range(60)), norm=norm, radius=eps,
+                      params={}, num_classes=3)
+    ibp = reg.verifier("ibp").verify(task)
+    crown = reg.verifier("crown").verify(VerifyTask(**{**task.__dict__, "params": {"batch_size": 7}}))
+    crown_ibp = reg.verifier("crown").verify(VerifyTask(**{**task.__dict__, "params": {"intermediate": "ibp"}}))
+    pgd = reg.verifier("pgd").verify(VerifyTask(**{**task.__dict__, "radius": eps}))
+    n_ibp = sum(r.status == "certified" for r in ibp)
+    n_crown = sum(r.status == "certified" for r in crown)
+    assert 0 < n_ibp <= sum(r.status == "certified" for r in crown_ibp) <= n_crown
+    assert n_ibp < n_crown
+    with torch.no_grad():
+        clean = model(x).argmax(1)
+    for a, b, c, p in zip(ibp, crown_ibp, crown, pgd):
+        assert a.predicted == b.predicted == c.predicted == int(clean[a.index])
+        if a.status == "certified":
+            assert c.status == "certified" and b.status == "certified"
+        if c.status == "certified" and c.correct:
+            assert p.status == "not_broken"
+        assert c.extra["margin_lower_bound"] >= a.extra["margin_lower_bound"] - 1e-6
+
+
+def test_unsupported_model_is_a_clear_error():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.Sigmoid()).eval()
+    task = VerifyTask(model=model, inputs=torch.rand(2, 4), labels=torch.tensor([0, 1]), indices=[0, 1],
+                      norm="linf", radius=0.1, params={}, num_classes=3)
+    with pytest.raises(CuratorError, match="Sigmoid"):
+        get_registry().verifier("crown").verify(task)
