@@ -131,6 +131,11 @@ class Verifier(Registered):
     def verify(self, task: VerifyTask) -> list[SampleResult]:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def threat_note(self, norm: str, radius: float, input_shape: tuple[int, ...], params: dict[str, Any]) -> str | None:
+        """How this verifier reduces the threat model, when it does (e.g. ℓ∞ certified through ℓ2
+        at r·√d); ``curator verify`` writes it into the report's ``threat.note``. None: no reduction."""
+        return None
+
     def describe(self) -> dict[str, Any]:
         d = super().describe()
         d.update(certification=self.certification, norms=list(self.norms), params_schema=self.params_schema)

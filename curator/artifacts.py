@@ -147,13 +147,14 @@ def fetch(
     hit = _cached(store, hashes)
     if hit is not None:
         return hit
-    store.mkdir(parents=True, exist_ok=True)
-
     scheme = urllib.parse.urlsplit(url).scheme.lower()
     if scheme not in ("http", "https", "file"):
         raise ArtifactError(f"{url}: unsupported URL scheme {scheme!r} (use http, https or file)")
-
-    fd, tmp_name = tempfile.mkstemp(prefix=".download-", suffix=".part", dir=store)
+    try:
+        store.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=".download-", suffix=".part", dir=store)
+    except OSError as exc:
+        raise ArtifactError(f"cache folder {store} is not writable ({exc.strerror or exc}); set --cache-dir or CURATOR_CACHE") from None
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:

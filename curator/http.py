@@ -137,7 +137,7 @@ class Response:
             return json.loads(text)
         except ValueError as exc:
             msg = getattr(exc, "msg", str(exc))
-            raise ScrapeError(f"{self.service}: malformed JSON ({msg} at char {getattr(exc, 'pos', '?')}; truncated?) ({self.url})") from None
+            raise ScrapeError(f"{self.service}: malformed JSON ({msg}, char {getattr(exc, 'pos', '?')}; truncated?) ({self.url})") from None
 
     def xml(self) -> ElementTree.Element:
         # ElementTree never fetches external entities and expat (≥ 2.4.1) caps entity expansion.

@@ -18,7 +18,8 @@ Method (see docs/scrapers.md for the measured precision and recall):
 4. Numbers: ``±`` spreads and bold/underline markup are dropped; a table whose metric values
    are all ≤ 1 is read as fractions (×100); errors become accuracies (100 − error).
 
-Limits: transposed tables (methods as columns) and numbers inside running text are not read;
+"Clean / certified" pairs in one cell (``98.9 / 97.4``) are split when the header or caption
+names the order. Limits: transposed tables (methods as columns) and numbers inside running text are not read;
 user macros are not expanded. Proposals are drafts (status ``submitted``) for a person to check.
 """
 
@@ -68,6 +69,21 @@ _SIGMA_HEADER = re.compile(r"^\s*(?:σ|sigma|noise(?:\s+level)?|σ_?(?:train|tes
 _RADIUS_HEADER = re.compile(r"^\s*(?:(?:ε|eps(?:ilon)?|δ)(?:_?(?:test|train|∞|2|1|inf))?|radius|r|perturbation(?:\s+size)?|budget)\s*(?:\(.*\))?\s*$", re.I)
 _DATASET_HEADER = re.compile(r"^\s*(?:dataset|data|benchmark)\s*$", re.I)
 _NORM_HEADER = re.compile(r"^\s*(?:norm|threat(?:\s+model)?|perturbation|ℓ_?p)\s*$", re.I)
+
+
+_PAIR = re.compile(rf"^\s*({_NUM})\s*%?\s*/\s*({_NUM})\s*%?\s*$")
+_CLEAN_FIRST = re.compile(r"(?:clean|nat\w*\.?|std\.?|standard|nominal)\s*(?:acc\w*\.?)?\s*/\s*(?:cert|verif|rob|prov)", re.I)
+_CERT_FIRST = re.compile(r"(?:cert\w*\.?|verif\w*\.?|rob\w*\.?|prov\w*\.?)\s*(?:acc\w*\.?)?\s*/\s*(?:clean|nat|std|standard|nominal)", re.I)
+
+
+def pair_order(text: str) -> int | None:
+    """For "clean / certified" cells (``98.9 / 97.4``): the index of the certified number, read
+    from the header or caption that names the pair; None when nothing names it."""
+    if _CLEAN_FIRST.search(text or ""):
+        return 1
+    if _CERT_FIRST.search(text or ""):
+        return 0
+    return None
 
 
 def find_dataset(text: str) -> str | None:
@@ -284,8 +300,14 @@ def read_table(table: Table, *, convert: bool = True, sections: bool = True) -> 
             if col.index >= len(row):
                 continue
             value = cell_number(row[col.index])
+            pair_clean = None
             if value is None:
-                continue
+                m = _PAIR.match(row[col.index])
+                order = pair_order(col.header) if m else None
+                order = order if order is not None or not m else pair_order(caption)
+                if m is None or order is None:
+                    continue
+                value, pair_clean = float(m.group(order + 1)), float(m.group(2 - order))
             dataset = col.dataset or find_dataset(label_text) or find_dataset(section) or (next(iter(cap_datasets)) if len(cap_datasets) == 1 else None)
             radius = col.radius
             if radius is None and radius_cell:
@@ -307,6 +329,8 @@ def read_table(table: Table, *, convert: bool = True, sections: bool = True) -> 
             if not 0 <= acc <= 100:
                 continue
             clean = _clean_for(row, col, columns, scale)
+            if pair_clean is not None:
+                clean = round(100.0 - pair_clean * scale if col.kind == "error" and convert else pair_clean * scale, 6)
             if clean is not None and clean < acc:
                 clean = None
             reading.claims.append(Claim(

@@ -52,7 +52,38 @@ def get_schema(schema_id: str) -> dict[str, Any]:
 
 @lru_cache(maxsize=None)
 def validator(schema_id: str) -> Draft202012Validator:
-    return Draft202012Validator(get_schema(schema_id), registry=registry())
+    """A cached validator for one of curator's schemas.
+
+    Local ``#/$defs/…`` references are inlined first: resolving a ``$ref`` through the
+    registry on every use costs about a quarter of the validation time, and validating a
+    large board is the hot path (see docs/benchmarks.md, ``## validate``). Instance paths,
+    and so every error pointer, are unchanged.
+    """
+    return Draft202012Validator(inline_local_refs(get_schema(schema_id)), registry=registry())
+
+
+def inline_local_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``schema`` with each bare ``{"$ref": "#/$defs/name"}`` replaced by that definition
+    (recursively; a definition that refers to itself keeps its ``$ref``)."""
+    defs = schema.get("$defs", {})
+
+    def walk(node: Any, active: tuple[str, ...]) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                name = ref[len("#/$defs/"):]
+                if name in defs and "/" not in name and name not in active:
+                    target = walk(defs[name], active + (name,))
+                    rest = {k: walk(v, active) for k, v in node.items() if k != "$ref"}
+                    if not rest:
+                        return target
+                    return {"allOf": [target], **rest}
+            return {k: (v if k == "$defs" else walk(v, active)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, active) for v in node]
+        return node
+
+    return walk(schema, ())
 
 
 def validator_for_schema(schema: dict[str, Any]) -> Draft202012Validator:

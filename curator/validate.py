@@ -38,7 +38,7 @@ from .errors import Problem, UsageError
 from .jsonio import MAX_JSON_BYTES, JsonFileError, is_finite_number, read_json
 from .paperid import normalise_title, paper_keys
 from .radius import RADIUS_TOLERANCE, parse_radius
-from .schemas import ENTRY_SCHEMA_ID, pointer, validate_with, validator, validator_for_schema
+from .schemas import ENTRY_SCHEMA_ID, REPORT_SCHEMA_ID, validate_with, validator, validator_for_schema
 
 MAX_ENTRY_BYTES = 1024 * 1024  # an entry is a few KiB; anything near this is not an entry
 
@@ -50,6 +50,7 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     files: int = 0
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)  # file → parsed, schema-valid entry
+    reports: int = 0  # files recognised as verification reports ("report_version") and checked as such
 
     @property
     def errors(self) -> list[Problem]:
@@ -67,6 +68,7 @@ class Report:
         return {
             "ok": self.ok,
             "files": self.files,
+            "reports": self.reports,
             "errors": len(self.errors),
             "warnings": len(self.warnings),
             "problems": [p.as_dict() for p in self.problems],
@@ -86,8 +88,8 @@ def collect_files(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[
     problems: list[Problem] = []
     seen: set[Path] = set()
 
-    def add(p: Path) -> None:
-        real = p.resolve()
+    def add(p: Path, real: Path | None = None) -> None:
+        real = real or p.resolve()
         if real not in seen:
             seen.add(real)
             files.append(p)
@@ -112,10 +114,16 @@ def collect_files(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[
                     if not name.endswith(".json"):
                         continue
                     f = here / name
-                    if not _within(f.resolve(), root):
-                        problems.append(Problem(str(f), "", f"resolves outside {raw} (symlink); not read"))
-                        continue
-                    add(f)
+                    # Only a symlinked file can leave the tree (symlinked folders are not descended),
+                    # so a plain file's real path is the root's plus its relative path: no syscalls.
+                    if f.is_symlink():
+                        real = f.resolve()
+                        if not _within(real, root):
+                            problems.append(Problem(str(f), "", f"resolves outside {raw} (symlink); not read"))
+                            continue
+                    else:
+                        real = root / f.relative_to(p)
+                    add(f, real)
         elif p.is_file():
             add(p)
         else:
@@ -301,6 +309,9 @@ def find_duplicates(entries: Iterable[tuple[str, dict[str, Any]]]) -> list[Probl
 def validate_paths(paths: Iterable[str | os.PathLike], registry: Any = None, *, use_plugins: bool = True, max_bytes: int = MAX_ENTRY_BYTES) -> Report:
     """Validate every entry file under ``paths`` (files, or folders walked for ``*.json``).
 
+    A document with a ``report_version`` field is a verification report (the store keeps them in
+    ``reports/``) and is checked against the report schema instead.
+
     ``registry`` defaults to the installed plugins (:func:`curator.plugins.get_registry`);
     ``use_plugins=False`` skips the plugin checks. Raises :class:`UsageError` only for a path
     that does not exist; everything else is a problem in the report.
@@ -318,6 +329,11 @@ def validate_paths(paths: Iterable[str | os.PathLike], registry: Any = None, *, 
             doc = read_json(f, max_bytes=max_bytes)
         except JsonFileError as exc:
             report.problems.append(exc.problem)
+            continue
+        if isinstance(doc, dict) and "report_version" in doc:
+            # A verification report (leaderboard/reports/…): its own schema, not an entry.
+            report.problems.extend(Problem(name, ptr, msg) for ptr, msg in validate_with(validator(REPORT_SCHEMA_ID), doc))
+            report.reports += 1
             continue
         found, schema_valid = _check(doc, name, plugins)
         report.problems.extend(found)

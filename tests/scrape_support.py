@@ -4,6 +4,7 @@ response cache per test. Import the fixtures into a test module by name."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,8 @@ def fixture_bytes(name: str) -> bytes:
 @pytest.fixture
 def services(httpserver, monkeypatch, tmp_path):
     """The httpserver, with every service's base URL pointing at it and fast, bounded retries."""
+    # The server runs in this process: keep its access log out of the commands' stderr.
+    monkeypatch.setattr(logging.getLogger("werkzeug"), "level", logging.ERROR)
     for env, path in PATHS.items():
         monkeypatch.setenv(env, httpserver.url_for(path))
     monkeypatch.setenv("CURATOR_CACHE", str(tmp_path / "cache"))

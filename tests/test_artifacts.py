@@ -191,3 +191,21 @@ def test_total_time_bounded(httpserver, tmp_path):
     with pytest.raises(ArtifactError, match="longer than 0.1 s"):
         fetch(httpserver.url_for("/slow"), SHA, tmp_path, max_seconds=0.1, progress=False)
     assert leftovers(tmp_path) == []
+
+
+def test_find_local(tmp_path):
+    from curator.artifacts import find_local
+
+    good = tmp_path / "a.bin"
+    good.write_bytes(BODY)
+    assert find_local([tmp_path / "missing", good], SHA) == good
+    assert find_local([tmp_path / "missing"], SHA) is None
+    with pytest.raises(ArtifactError, match="sha256 mismatch"):
+        find_local([good], "3" * 64)
+
+
+def test_unwritable_cache_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"x")  # a file where the cache folder should be
+    with pytest.raises(ArtifactError, match="not writable"):
+        fetch("http://127.0.0.1:9/x", SHA, blocker)

@@ -174,3 +174,13 @@ def test_onnx_format_uses_converter(registry, shared, tmp_path):
     x, y = split.take(list(range(200)))
     with torch.no_grad():
         assert (model(x).argmax(1) == y).float().mean() > 0.95
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_load_on_cuda_matches_cpu(registry, wk_path):
+    cpu = load_model(WK_BLOCK, wk_path, registry, "cpu")
+    gpu = load_model(WK_BLOCK, wk_path, registry, resolve_device("auto"))
+    assert next(gpu.parameters()).is_cuda
+    x = torch.rand(8, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.allclose(cpu(x), gpu(x.cuda()).cpu(), atol=1e-4)

@@ -153,3 +153,14 @@ def test_propose_without_out_writes_nothing_and_pdf_only_is_one_line(services, t
     res = CliRunner().invoke(main, ["propose", "arxiv:2210.04871"])
     assert res.exit_code == 1 and res.stderr.startswith("error: e-print: arXiv has only a PDF")
     assert [p.name for p in tmp_path.iterdir()] == ["cache"]  # the HTTP cache only: no draft, no partial file
+
+
+def test_clean_certified_pairs_in_one_cell():
+    tex = r"""\begin{table}\caption{Clean / certified accuracy (\%) on CIFAR-10 under $\ell_\infty$ perturbations.}
+    \begin{tabular}{lcc}\toprule Method & $\epsilon=2/255$ & $\epsilon=8/255$ \\ \midrule
+    IBP & 61.46 / 50.28 & 48.94 / 34.97 \\ \bottomrule\end{tabular}\end{table}
+    \begin{table}\caption{Results on MNIST, $\ell_\infty$, $\epsilon = 0.3$.}
+    \begin{tabular}{lc}\toprule Method & Cert. / Std. acc. \\ \midrule IBP & 93.10 / 97.67 \\ \bottomrule\end{tabular}\end{table}"""
+    claims = propose_from_tables(find_tables(tex, "x.tex"))
+    got = sorted((c.dataset, c.radius_text, c.certified_accuracy, c.clean_accuracy) for c in claims)
+    assert got == [("cifar10", "2/255", 50.28, 61.46), ("cifar10", "8/255", 34.97, 48.94), ("mnist", "0.3", 93.10, 97.67)]

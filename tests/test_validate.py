@@ -254,3 +254,14 @@ def test_report_json_shape(tmp_path):
     doc = validate_paths([tmp_path], use_plugins=False).as_dict()
     assert doc["ok"] is True and doc["warnings"] == 1 and doc["files"] == 1
     json.dumps(doc)
+
+
+def test_reports_in_the_store_are_checked_against_the_report_schema(tmp_path):
+    write_entry(tmp_path / "entries" / "cifar10" / "linf", make_entry())
+    reports = tmp_path / "reports" / "x"
+    reports.mkdir(parents=True)
+    (reports / ("a" * 64 + ".json")).write_text(json.dumps({"report_version": 1, "entry": {}}), encoding="utf-8")
+    report = validate_paths([tmp_path], use_plugins=False)
+    assert report.reports == 1 and len(report.entries) == 1
+    pointers = {p.pointer for p in report.errors}
+    assert "/entry/id" in pointers and "/verdict" in pointers and "/id" not in pointers

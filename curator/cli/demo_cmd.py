@@ -1,8 +1,12 @@
-"""``curator demo``: the main job on the bundled board (interim, until a bundled claim is verified).
+"""``curator demo``: re-verify the bundled example claim offline, then check the bundled board.
 
-Validates ``leaderboard/`` (schema, semantic rules, duplicates), checks that its README.md is
-the current rendering, and prints one setting's table. With ``--board FILE`` it also re-imports
-the SoK board into a temporary store and checks that the bundled entries are exactly that import.
+1. ``curator verify examples/digits-smoothing.json``: a small noise-trained classifier on the
+   scikit-learn digits (``examples/train_digits.py``), certified with randomized smoothing
+   (Cohen et al.'s CERTIFY) on 120 test images — about a minute on 2 CPU cores — and compared with
+   the claim: the verdict must be ``confirmed``. ``--samples N`` runs a quick prefix.
+2. Validates ``leaderboard/`` (schema, semantic rules, duplicates), checks that its README.md is
+   the current rendering, and prints one setting's table. With ``--board FILE`` it also re-imports
+   the SoK board into a temporary store and checks that the bundled entries are exactly that import.
 """
 
 from __future__ import annotations
@@ -18,6 +22,26 @@ from ..render import find_setting, group_by_setting, load_valid_entries, ranked_
 from ..validate import iter_problem_lines, validate_paths
 
 SHOWCASE = ("cifar10", "linf", 8 / 255)
+EXAMPLE = Path("examples") / "digits-smoothing.json"
+
+
+def verify_example(example: Path, samples: int | None, quiet: bool) -> bool:
+    from ..verify import VerifyOptions, verify_entry
+    from .verify_cmd import progress_factory, text_summary
+
+    if not example.is_file():
+        raise UsageError(f"no example claim at {example} (run from the repository root, or pass --example)")
+    click.echo(f"0. curator verify {example}" + (f" --samples {samples}" if samples else "")
+               + " (randomized smoothing, CPU, offline)")
+    bars = progress_factory(quiet)
+    try:
+        report = verify_entry(example, VerifyOptions(samples=samples, device="cpu", progress=not quiet),
+                              on_progress=bars)
+    finally:
+        if bars is not None:
+            bars.close()
+    click.echo(text_summary(report))
+    return report["verdict"]["status"] == "confirmed"
 
 
 def _same_entries(store: Path, other: Path) -> bool:
@@ -30,11 +54,20 @@ def _same_entries(store: Path, other: Path) -> bool:
 @click.option("--store", type=click.Path(path_type=Path), default=Path("leaderboard"), show_default=True)
 @click.option("--board", type=click.Path(path_type=Path), default=None,
               help="Also re-import this SoK board.yml and check the bundled entries equal the import.")
-def demo_command(store: Path, board: Path | None) -> None:
-    """Validate the bundled leaderboard, check its rendering is current, show one table."""
+@click.option("--verify/--no-verify", "do_verify", default=True, show_default=True,
+              help="Re-verify the bundled example claim first.")
+@click.option("--example", type=click.Path(path_type=Path, dir_okay=False), default=EXAMPLE, show_default=True)
+@click.option("--samples", type=click.IntRange(min=1), default=None, help="Verify only the first N samples.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def demo_command(store: Path, board: Path | None, do_verify: bool, example: Path, samples: int | None,
+                 quiet: bool) -> None:
+    """Re-verify the bundled example claim (→ confirmed), then check the bundled leaderboard."""
+    ok = True
+    if do_verify:
+        ok &= verify_example(example, samples, quiet)
+        click.echo("")
     if not (store / "entries").is_dir():
         raise UsageError(f"no leaderboard at {store} (run from the repository root, or pass --store)")
-    ok = True
     report = validate_paths([store / "entries"])
     for line in iter_problem_lines(report):
         click.echo(line)

@@ -1,0 +1,185 @@
+"""Exact binomial statistics and the verdict rules of ``curator verify``.
+
+Every interval here is Clopper–Pearson (the "exact" binomial interval obtained by inverting two
+one-sided binomial tests): its coverage is at least the nominal level for every n and every true
+proportion, which is what a certificate or a verdict may rely on (a normal approximation may
+under-cover at small n or near 0 and 1). scipy's beta quantile gives it exactly.
+
+The verdict rules are spelled out, with the numbers used, in ``docs/verdicts.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from scipy.stats import beta
+
+DEFAULT_CONFIDENCE = 0.99  # two-sided level of the certified-accuracy interval of a report
+DEFAULT_MAX_UNDECIDED_SHARE = 0.10  # over this share of error/timeout samples the run cannot decide
+
+VERDICTS = ("confirmed", "refuted", "unconfirmed", "error")
+
+
+def _check(successes: int, n: int) -> None:
+    if n < 0 or successes < 0 or successes > n:
+        raise ValueError(f"need 0 <= successes <= n, got successes={successes}, n={n}")
+
+
+def cp_lower(successes: int, n: int, alpha: float) -> float:
+    """One-sided Clopper–Pearson lower bound: P(p < bound) <= alpha for the true proportion p.
+
+    This is the bound of Cohen et al.'s CERTIFY (``proportion_confint(k, n, 2*alpha, "beta")[0]``).
+    """
+    _check(successes, n)
+    if successes == 0:
+        return 0.0
+    return float(beta.ppf(alpha, successes, n - successes + 1))
+
+
+def cp_upper(successes: int, n: int, alpha: float) -> float:
+    """One-sided Clopper–Pearson upper bound: P(p > bound) <= alpha."""
+    _check(successes, n)
+    if successes == n:
+        return 1.0
+    return float(beta.ppf(1.0 - alpha, successes + 1, n - successes))
+
+
+def cp_interval(successes: int, n: int, confidence: float = DEFAULT_CONFIDENCE) -> tuple[float, float]:
+    """Two-sided Clopper–Pearson interval at ``confidence`` (each tail (1-confidence)/2)."""
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    if n == 0:
+        return 0.0, 1.0
+    a = (1.0 - confidence) / 2.0
+    return cp_lower(successes, n, a), cp_upper(successes, n, a)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A proportion in percent with its two-sided Clopper–Pearson interval (the report's shape)."""
+
+    value: float
+    lower: float
+    upper: float
+    confidence: float
+    successes: int
+    n: int
+    method: str = "clopper-pearson"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "lower": self.lower,
+            "upper": self.upper,
+            "confidence": self.confidence,
+            "method": self.method,
+            "successes": self.successes,
+            "n": self.n,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Interval":
+        return cls(
+            value=d["value"], lower=d["lower"], upper=d["upper"], confidence=d["confidence"],
+            successes=int(d.get("successes", 0)), n=int(d.get("n", 0)), method=d.get("method", "clopper-pearson"),
+        )
+
+
+def proportion(successes: int, n: int, confidence: float = DEFAULT_CONFIDENCE) -> Interval:
+    """``successes / n`` in percent with its two-sided interval (n = 0 → value 0, interval [0, 100])."""
+    _check(successes, n)
+    lo, hi = cp_interval(successes, n, confidence)
+    value = 100.0 * successes / n if n else 0.0
+    return Interval(value=value, lower=100.0 * lo, upper=100.0 * hi, confidence=confidence, successes=successes, n=n)
+
+
+def certified_accuracy(statuses: Sequence[str], labels: Sequence[int], predicted: Sequence[int],
+                       confidence: float = DEFAULT_CONFIDENCE) -> Interval:
+    """Certified accuracy = (certified AND correct) / n over the sampled inputs, with its interval."""
+    if not (len(statuses) == len(labels) == len(predicted)):
+        raise ValueError("statuses, labels and predicted must have the same length")
+    k = sum(1 for s, y, p in zip(statuses, labels, predicted) if s == "certified" and y == p)
+    return proportion(k, len(statuses), confidence)
+
+
+def certified_accuracy_at(radii: Sequence[float | None], correct: Sequence[bool], radius: float,
+                          confidence: float = DEFAULT_CONFIDENCE) -> Interval:
+    """Certified accuracy at ``radius`` from per-sample certified radii (Cohen et al.'s analysis):
+    a sample counts when it is correct and its certified radius is >= ``radius``; an abstention
+    has radius None (or any value, with correct False)."""
+    k = sum(1 for r, c in zip(radii, correct) if c and r is not None and r >= radius)
+    return proportion(k, len(radii), confidence)
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str  # one of VERDICTS
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"status": self.status, "reason": self.reason}
+
+
+def _pct(x: float) -> str:
+    return f"{x:.2f}%"
+
+
+def decide(
+    claimed: float,
+    certified: Interval,
+    *,
+    same_protocol: bool,
+    attack: Interval | None = None,
+    soundness_failures: Sequence[dict[str, Any]] = (),
+    undecided: int = 0,
+    max_undecided_share: float = DEFAULT_MAX_UNDECIDED_SHARE,
+    verifier: str = "the verifier",
+) -> Verdict:
+    """The verdict on a claimed certified accuracy ``claimed`` (percent), in this order:
+
+    1. ``error`` — a soundness failure: an attack broke a sample the verifier certified, so the
+       verifier's output cannot be trusted.
+    2. ``refuted`` — ``claimed`` is above the upper end of the attack's robust-accuracy interval
+       (an attack upper-bounds the true robust accuracy; this holds even when no sample was
+       certified, e.g. after the attack pre-pass stopped the run).
+    3. ``error`` — no sample was verified, or more than ``max_undecided_share`` of the samples
+       ended in ``error``/``timeout`` (``undecided``).
+    4. ``refuted`` — ``same_protocol`` (the claim's own verifier and parameters were run) and
+       ``claimed`` is above the upper end of the certified interval: the claimed protocol
+       certifies significantly less than claimed.
+    5. ``confirmed`` — ``claimed`` is within or below the certified interval (``<= upper``).
+    6. ``unconfirmed`` — curator certified less than claimed with another (weaker) verifier:
+       a weaker verifier cannot refute a stronger one.
+    """
+    if soundness_failures:
+        first = soundness_failures[0]
+        return Verdict("error", (
+            f"soundness failure: {first.get('attack', 'the attack')} broke sample {first.get('index')} that "
+            f"{first.get('verifier', verifier)} certified ({len(soundness_failures)} such sample(s)); "
+            "the certificates of this run cannot be trusted"))
+    if attack is not None and attack.n > 0 and claimed > attack.upper:
+        return Verdict("refuted", (
+            f"claimed {_pct(claimed)} is above the upper end {_pct(attack.upper)} of the {attack.confidence:.0%} "
+            f"interval of the attacked (robust) accuracy {_pct(attack.value)} on {attack.n} samples"))
+    if certified.n == 0:
+        return Verdict("error", "no sample was verified")
+    if undecided > max_undecided_share * certified.n:
+        return Verdict("error", (
+            f"{undecided} of {certified.n} samples ended in error or timeout, over the "
+            f"{max_undecided_share:.0%} limit: the run cannot decide"))
+    ci = f"{certified.confidence:.0%} interval [{_pct(certified.lower)}, {_pct(certified.upper)}]"
+    if claimed <= certified.upper:
+        return Verdict("confirmed", (
+            f"claimed {_pct(claimed)} is within or below the certified accuracy {_pct(certified.value)} "
+            f"({ci}, n={certified.n})"))
+    if same_protocol:
+        return Verdict("refuted", (
+            f"the claim's own verifier and protocol certify {_pct(certified.value)} ({ci}, n={certified.n}): "
+            f"the claimed {_pct(claimed)} is significantly above it"))
+    return Verdict("unconfirmed", (
+        f"{verifier} certifies {_pct(certified.value)} ({ci}, n={certified.n}), less than the claimed "
+        f"{_pct(claimed)}; a different verifier than the claim's cannot refute it"))

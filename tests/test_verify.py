@@ -1,0 +1,237 @@
+"""The verify pipeline end to end on the bundled digits example (real model, real data, real plugins).
+
+A deterministic "certify-everything" verifier and a gradient attack are registered as *third-party*
+plugins through the plugin host, exactly as an outside distribution would: the pipeline must catch
+the verifier's false certificates with the attack's replayed witnesses.
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from curator.api import Attack, SampleResult, Verifier, hookimpl
+from curator.errors import CuratorError
+from curator.plugins import PluginHost
+from curator.report import ReportError, check_schema, merge_reports, summarize
+from curator.sampling import indices_sha256, select_indices
+from curator.verify import VerifyError, VerifyOptions, resolve_model_url, verify_entry
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def copy_example(tmp_path, name="digits-smoothing.json", **changes):
+    entry = json.loads((EXAMPLES / name).read_text())
+    for path, value in changes.items():
+        obj = entry
+        keys = path.split("__")
+        for k in keys[:-1]:
+            obj = obj[k]
+        obj[keys[-1]] = value
+    shutil.copy(EXAMPLES / "digits-mlp.safetensors", tmp_path / "digits-mlp.safetensors")
+    p = tmp_path / f"{entry['id']}.json"
+    p.write_text(json.dumps(entry))
+    return p
+
+
+def opts(tmp_path, **kw):
+    return VerifyOptions(cache_dir=tmp_path / "cache", progress=False, **kw)
+
+
+@pytest.fixture(scope="module")
+def six(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("six")
+    return verify_entry(copy_example(tmp), opts(tmp, samples=6))
+
+
+def test_report_of_the_example_is_schema_valid_and_complete(six):
+    check_schema(six)
+    assert six["entry"]["id"] == "digits-smoothing" and six["entry"]["same_protocol"] is True
+    assert six["dataset"]["indices_sha256"] == indices_sha256(select_indices({"kind": "evenly_spaced", "n": 120}, 360, n=6))
+    assert six["verifier"]["params"]["n0"] == 100 and six["verifier"]["params"]["noise"] == "gaussian"
+    assert six["totals"]["n"] == 6 and len(six["samples"]["extra"]["p_lower"]) == 6
+    assert six["environment"]["plugins"]["smoothing"]
+    assert six["verdict"]["status"] in ("confirmed", "refuted")
+    # pgd is installed but attacks the base network, which bounds nothing about a smoothed classifier
+    assert six["attack"] is None and any("attack" in n for n in six["notes"])
+
+
+def test_runs_without_any_attack_plugin_and_says_so(tmp_path):
+    h = PluginHost()
+    h.load_entry_points(only={"smoothing", "datasets", "architectures"})
+    report = verify_entry(copy_example(tmp_path), opts(tmp_path, samples=2), host=h)
+    check_schema(report)
+    assert report["attack"] is None and any("no attack plugin 'pgd' is installed" in n for n in report["notes"])
+
+
+def test_shards_merge_to_the_unsharded_run(tmp_path, six):
+    entry = copy_example(tmp_path)
+    a = verify_entry(entry, opts(tmp_path, samples=6, shard=(0, 2)))
+    b = verify_entry(entry, opts(tmp_path, samples=6, shard=(1, 2)))
+    assert a["verdict"]["status"] == "partial" and a["shard"]["run_id"] == b["shard"]["run_id"]
+    merged = merge_reports([b, a])
+    check_schema(merged)
+    # per-sample noise depends only on (seed, index): the merge reproduces the single run exactly
+    assert merged["samples"]["index"] == six["samples"]["index"]
+    assert merged["samples"]["extra"]["count"] == six["samples"]["extra"]["count"]
+    assert merged["totals"] == six["totals"] and merged["verdict"] == six["verdict"]
+    with pytest.raises(ReportError, match="given twice"):
+        merge_reports([a, a])
+    with pytest.raises(ReportError, match="missing shard"):
+        merge_reports([a])
+    other = verify_entry(entry, opts(tmp_path, samples=6, shard=(1, 2), seed=3))
+    with pytest.raises(ReportError, match="another run"):
+        merge_reports([a, other])
+    forged = json.loads(json.dumps(b))
+    forged["samples"]["index"][0] = a["samples"]["index"][0]
+    forged["shard"]["index"] = 1
+    with pytest.raises(ReportError, match="overlapping"):
+        merge_reports([a, forged])
+
+
+def test_model_url_never_escapes_the_entry_folder(tmp_path):
+    entry = tmp_path / "sub" / "e.json"
+    entry.parent.mkdir()
+    (tmp_path / "outside.bin").write_bytes(b"x")
+    assert resolve_model_url("file://./m.safetensors", entry).endswith("/sub/m.safetensors")
+    for url in ("file://./../outside.bin", "file:///etc/passwd", f"file://{tmp_path}/outside.bin", "file://host/x"):
+        with pytest.raises(VerifyError):
+            resolve_model_url(url, entry)
+    (entry.parent / "link").symlink_to(tmp_path / "outside.bin")
+    with pytest.raises(VerifyError, match="outside"):
+        resolve_model_url("file://./link", entry)
+    assert resolve_model_url("https://example.org/m.onnx", entry) == "https://example.org/m.onnx"
+
+
+def test_hash_mismatch_and_invalid_entry_are_clear_errors(tmp_path):
+    bad = copy_example(tmp_path, model__sha256="0" * 64)
+    with pytest.raises(CuratorError, match="sha256"):
+        verify_entry(bad, opts(tmp_path, samples=2))
+    invalid = copy_example(tmp_path, setting__radius=-1)
+    with pytest.raises(VerifyError, match="/setting/radius"):
+        verify_entry(invalid, opts(tmp_path, samples=2))
+
+
+# --------------------------------------------------------------------------- third-party plugins
+
+
+class CertifyEverything(Verifier):
+    """A broken deterministic verifier: certifies every sample it is given."""
+    name = "certify-everything"
+    version = "0.0.1"
+    certification = "deterministic"
+
+    def verify(self, task):
+        with torch.no_grad():
+            pred = task.model(task.inputs).argmax(1)
+        return [SampleResult(i, int(y), int(p), "certified", 0.0) for i, y, p in zip(task.indices, task.labels, pred)]
+
+
+class GradientAttack(Attack):
+    """One normalised-gradient step to the l2 sphere on the margin, clipped to the box."""
+    name = "grad-attack"
+    version = "0.0.1"
+    norms = ("l2",)
+
+    def verify(self, task):
+        x = task.inputs.clone().requires_grad_(True)
+        logits = task.model(x)
+        true = logits.gather(1, task.labels[:, None]).squeeze(1)
+        other = logits.masked_fill(torch.nn.functional.one_hot(task.labels, task.num_classes).bool(), -1e9).max(1).values
+        (true - other).sum().backward()
+        g = x.grad.flatten(1)
+        step = -(g / g.norm(dim=1, keepdim=True).clamp_min(1e-12)).view_as(x) * task.radius
+        adv = (task.inputs + step).clamp(0, 1).detach()
+        out = []
+        with torch.no_grad():
+            clean = task.model(task.inputs).argmax(1)
+            pred = task.model(adv).argmax(1)
+        for row, i in enumerate(task.indices):
+            y = int(task.labels[row])
+            if int(clean[row]) != y:
+                out.append(SampleResult(i, y, int(clean[row]), "misclassified", 0.0))
+            elif int(pred[row]) != y:
+                out.append(SampleResult(i, y, int(pred[row]), "broken", 0.0, extra={"witness": adv[row], "margin": -1.0}))
+            else:
+                out.append(SampleResult(i, y, y, "not_broken", 0.0))
+        return out
+
+
+class ThirdParty:
+    @staticmethod
+    @hookimpl
+    def register_verifiers(register):
+        register(CertifyEverything())
+        register(GradientAttack())
+
+
+@pytest.fixture(scope="module")
+def host():
+    h = PluginHost()
+    h.load_entry_points()
+    h.add_plugin(ThirdParty(), "third-party", version="0.0.1")
+    return h
+
+
+def deterministic(tmp_path, claim, radius=1.5):
+    return copy_example(tmp_path, certification={"type": "deterministic", "verifier": "certify-everything", "params": {}},
+                        result__certified_accuracy=claim, setting__radius=radius, setting__radius_text=str(radius))
+
+
+def test_attack_refutes_an_overclaim_before_certification(tmp_path, host):
+    report = verify_entry(deterministic(tmp_path, 90.0), opts(tmp_path, samples=40, attack="grad-attack"), host=host)
+    check_schema(report)
+    att = report["attack"]
+    assert att["early_stop"] is True and att["robust_accuracy"]["upper"] < 90.0
+    assert report["verdict"]["status"] == "refuted" and "attacked" in report["verdict"]["reason"]
+    assert report["totals"]["n"] == 0  # the verifier never ran
+    assert att["witnesses"] and len(att["witnesses"][0]["values"]) == 64
+
+
+def test_a_broken_certificate_is_a_soundness_error(tmp_path, host):
+    report = verify_entry(deterministic(tmp_path, 1.0), opts(tmp_path, samples=40, attack="grad-attack"), host=host)
+    check_schema(report)
+    assert report["soundness"], "the attack breaks samples the fake verifier certified"
+    first = report["soundness"][0]
+    assert report["verdict"]["status"] == "error"
+    assert "certify-everything" in report["verdict"]["reason"] and str(first["index"]) in report["verdict"]["reason"]
+    # the witness replays: inside the l2 ball and box, misclassified
+    x = torch.tensor(first["values"]).view(1, 1, 8, 8)
+    assert 0 <= float(x.min()) and float(x.max()) <= 1
+
+
+def test_attack_skipped_for_smoothed_claims_and_says_why(tmp_path, host):
+    report = verify_entry(copy_example(tmp_path), opts(tmp_path, samples=2, attack="grad-attack"), host=host)
+    assert report["attack"] is None and any("smoothed classifier" in n for n in report["notes"])
+
+
+def test_an_attack_named_as_the_claim_verifier_is_refused(tmp_path, host):
+    p = copy_example(tmp_path, certification={"type": "deterministic", "verifier": "grad-attack", "params": {}})
+    with pytest.raises(CuratorError):
+        verify_entry(p, opts(tmp_path, samples=2), host=host)
+
+
+# --------------------------------------------------------------------------- the demo (slow: about a minute each)
+
+
+@pytest.mark.slow
+def test_demo_claim_is_confirmed_and_overclaim_is_not(tmp_path):
+    honest = verify_entry(EXAMPLES / "digits-smoothing.json", opts(tmp_path))
+    assert honest["verdict"]["status"] == "confirmed", honest["verdict"]
+    over = verify_entry(EXAMPLES / "digits-smoothing-overclaim.json", opts(tmp_path))
+    assert over["verdict"]["status"] == "refuted", over["verdict"]
+    assert honest["totals"] == over["totals"]  # same model, same protocol, same seed
+
+
+@pytest.mark.slow
+def test_sequential_and_certify_agree_on_the_demo(tmp_path):
+    cert = verify_entry(EXAMPLES / "digits-smoothing.json", opts(tmp_path, all=True))
+    seq_entry = copy_example(tmp_path, certification__params={**cert["verifier"]["params"], "mode": "sequential"})
+    seq = verify_entry(seq_entry, opts(tmp_path, all=True))
+    a = [s == "certified" for s in cert["samples"]["status"]]
+    b = [s == "certified" for s in seq["samples"]["status"]]
+    agree = sum(x == y for x, y in zip(a, b)) / len(a)
+    assert len(a) == 360 and agree >= 0.99, agree
+    assert sum(seq["samples"]["extra"]["n_used"]) < sum(cert["samples"]["extra"]["n_used"]) / 5
