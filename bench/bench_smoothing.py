@@ -54,12 +54,16 @@ def simulate_sequential(p: float, r: float, sigma: float, rng, looks, alphas) ->
             return True, N0 + m
         if cp_upper(s, m, a) < p_star or k == len(looks) - 1:
             return False, N0 + m
+        # curtailment, as in the plugin: no later look could certify even with every draw a vote for cA
+        if all(cp_lower(s + (mj - m), mj, aj) <= 0.5 or radius_from_p(cp_lower(s + (mj - m), mj, aj), "gaussian", sigma) < r
+               for mj, aj in zip(looks[k + 1:], alphas[k + 1:])):
+            return False, N0 + m
     raise AssertionError
 
 
 def replay(shared: Path, quick: bool) -> list[dict]:
     rng = np.random.default_rng(0)
-    looks = look_schedule(128, 2.0, N)
+    looks = look_schedule(64, 2.0, N)  # the plugin's defaults (n_first, growth)
     alphas = look_alphas(len(looks), ALPHA)
     rows_out = []
     for name, (rel, sigma) in LOGS.items():

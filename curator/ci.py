@@ -288,6 +288,31 @@ class FileCheck:
     change: Change
     ok: bool
     messages: list[str] = field(default_factory=list)
+    claim: dict[str, str] | None = None
+
+
+def _claim_row(path: Path) -> dict[str, str] | None:
+    """What the claim says, for the comment's table (any field may be missing or of a wrong type)."""
+    try:
+        entry = read_json(path)
+    except JsonFileError:
+        return None
+    if not isinstance(entry, dict):
+        return None
+
+    def get(*keys: str) -> str:
+        node: Any = entry
+        for key in keys:
+            node = node.get(key) if isinstance(node, dict) else None
+        return "" if node is None or isinstance(node, (dict, list)) else str(node)[:80]
+
+    return {"paper": get("paper", "title"), "year": get("paper", "year"), "dataset": get("setting", "dataset"),
+            "norm": get("setting", "norm"), "radius": get("setting", "radius_text"),
+            "certified": get("result", "certified_accuracy"), "verifier": get("certification", "verifier")}
+
+
+def _cell(text: str) -> str:
+    return html.escape(text).replace("|", "&#124;").replace("@", "&#64;").replace("\n", " ") or "—"
 
 
 @dataclass
@@ -375,7 +400,7 @@ def check_submission(repo: Path, base: str, head: str, *, summary_out: Path | No
             ran = run(validate_argv([str(path)]), repo)
             rules = _local_rules(repo, head, change)
             messages = [m.replace(tmp + os.sep, "") for m in _validate_messages(ran)] + rules
-            results.append(FileCheck(change, ran.ok and not rules, messages))
+            results.append(FileCheck(change, ran.ok and not rules, messages, _claim_row(path)))
     diff = run(diff_argv(merge_base(repo, base, head), resolve(repo, head)), repo) if (claims or any(
         c.kind == "entry" for c in changes)) else None
     ok = all(f.ok for f in results) and (diff is None or diff.ok) and bool(claims or not changes)
@@ -400,6 +425,16 @@ def _submission_markdown(results: list[FileCheck], diff: Ran | None, ok: bool, c
             if f.messages:
                 lines += ["", f"<details{'' if f.ok else ' open'}><summary>{html.escape(f.change.path)}</summary>",
                           "", _pre("\n".join(f.messages)), "</details>"]
+    rows = [f for f in results if f.claim]
+    if rows:
+        lines += ["", "### The claims", "", "| id | paper | setting | certified accuracy | verifier |",
+                  "| --- | --- | --- | --- | --- |"]
+        for f in rows:
+            c = f.claim or {}
+            setting = f"{_cell(c['dataset'])} {_cell(c['norm'])} ε={_cell(c['radius'])}"
+            paper = _cell(c["paper"]) + (f" ({_cell(c['year'])})" if c["year"] else "")
+            lines.append(f"| `{f.change.entry_id}` | {paper} | {setting} | {_cell(c['certified'])} % "
+                         f"| {_cell(c['verifier'])} |")
     if diff is not None:
         lines += ["", "### What this changes on the board", ""]
         if diff.ok:

@@ -238,7 +238,7 @@ def _cell(v: Any) -> str:
 
 
 def _pct(v: Any) -> str:
-    return "—" if v is None else f"{v:g}%"
+    return "—" if v is None else f"{v:.2f}".rstrip("0").rstrip(".") + "%"
 
 
 def to_markdown(r: DiffResult) -> str:

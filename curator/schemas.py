@@ -61,6 +61,8 @@ Draft202012Validator = _validators.extend(_Draft202012, {"pattern": _pattern_key
 
 ENTRY_SCHEMA_ID = "https://curator.dev/schemas/entry/v1"
 REPORT_SCHEMA_ID = "https://curator.dev/schemas/report/v1"
+SUITE_SCHEMA_ID = "https://curator.dev/schemas/suite/v1"
+BENCHMARK_RESULT_SCHEMA_ID = "https://curator.dev/schemas/benchmark-result/v1"
 
 
 @lru_cache(maxsize=1)

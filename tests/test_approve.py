@@ -320,3 +320,33 @@ def test_concurrent_change_is_refused_by_the_lock(board, tmp_path):
     lock.unlink()
     assert _approve(board, sub, rep).commit
     assert not lock.exists()
+
+
+@pytest.mark.parametrize("fail_after", [None, "old-entry-removed", "index-updated"])
+def test_supersede_that_changes_the_setting_moves_the_file(board, tmp_path, fail_after):
+    legacy = read_json(board / "leaderboard/entries/mnist/linf/old-c.json")
+    claim = make_entry("old-c", dataset="mnist", norm="l2", radius_text="1.58", certified=80.0, clean=None,
+                       year=2018)
+    claim["paper"] = legacy["paper"]
+    sub, rep = _files(tmp_path, claim, make_report(claim))
+    before = repo_state(board)
+
+    def fault(step):
+        if step == fail_after:
+            raise InjectedFault(step)
+
+    if fail_after:
+        with pytest.raises(InjectedFault):
+            _approve(board, sub, rep, supersede=True, reason="the paper's table is l2 at 1.58", fault=fault)
+        assert repo_state(board) == before
+        return
+    result = _approve(board, sub, rep, supersede=True, reason="the paper's table is l2 at 1.58")
+    assert not (board / "leaderboard/entries/mnist/linf/old-c.json").exists()
+    assert result.entry_path.endswith("entries/mnist/l2/old-c.json")
+    stored = read_json(result.entry_path)
+    assert stored["history"][-1]["previous"]["setting.norm"] == "linf"
+    assert stored["history"][-1]["previous"]["setting.radius_text"] == "0.1"
+    show = git(board, "show", "--name-status", "--no-renames", "--format=", "HEAD")
+    assert "D\tleaderboard/entries/mnist/linf/old-c.json" in show
+    assert "A\tleaderboard/entries/mnist/l2/old-c.json" in show
+    assert git(board, "status", "--porcelain").strip() == ""

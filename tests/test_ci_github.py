@@ -103,3 +103,27 @@ def test_unexpected_artifact_members_are_refused(tmp_path, name):
     with pytest.raises(CiError, match="unexpected file"):
         extract_reports(_zip({name: b"{}"}), tmp_path)
     assert not any(tmp_path.rglob("*.json"))
+
+
+def test_a_push_without_new_submissions_needs_no_report(httpserver, tmp_path):
+    import subprocess
+
+    repo = tmp_path / "board"
+    repo.mkdir()
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e.org", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@e.org", "PATH": "/usr/bin:/bin"}
+    for args in (["init", "-q", "-b", "main"], ["commit", "-q", "--allow-empty", "-m", "a"],
+                 ["commit", "-q", "--allow-empty", "-m", "b"]):
+        subprocess.run(["git", *args], cwd=repo, env=env, check=True)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    result = CliRunner().invoke(main, ["ci", "fetch-reports", "--commit", head, "--base", "0" * 40, "--head", head,
+                                       "--repo", str(repo), "--out-dir", str(tmp_path / "r"),
+                                       "--pr-out", str(tmp_path / "pr.txt"), "--github-repo", REPO,
+                                       "--api-url", httpserver.url_for("/")])
+    assert result.exit_code == 0, result.output
+    assert "no new submission" in result.output
+    assert not httpserver.log and not (tmp_path / "pr.txt").exists()
+    result = CliRunner().invoke(main, ["ci", "publish", "--repo", str(repo), "--base", "0" * 40, "--head", head,
+                                       "--reports-dir", str(tmp_path / "r"), "--pr-file", str(tmp_path / "pr.txt")])
+    assert result.exit_code == 0, result.output
+    assert "no new submission to publish" in result.output

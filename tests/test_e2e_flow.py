@@ -276,6 +276,14 @@ def test_submission_to_published_entry_and_the_ways_it_is_stopped(world):
     assert entry["id"] in git(upstream, "show", "main:leaderboard/README.md")
     published_main = main_sha(world)
 
+    # The site job builds the Pages artifact from main after the bot's commit.
+    ws, temp = world["runner"].job_dir("site")
+    git(world["tmp"], "clone", "-q", str(upstream), str(ws))
+    proc = world["runner"].step("publish.yml", "site", "Build the static site", ws, temp, {})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    pages = "".join(p.read_text(errors="replace") for p in (ws / "site").rglob("*.html"))
+    assert entry["id"] in pages
+
     # 2. An over-claim: valid, so the check passes, but re-verification does not confirm it;
     #    even if a maintainer merged it, publish refuses and main gets no bot commit.
     over = claim(world, "digits-smoothing-overclaim.json")

@@ -304,3 +304,25 @@ def test_bound_engine_never_certifies_a_sat_instance(shared):
             for method in ("ibp", "crown"):
                 lb = bounded.margin_lower_bounds(xc, torch.tensor([prop.label]), "linf", eps, method=method)
                 assert float(lb.min()) <= 0, (n, p, method)
+
+
+def test_counterexample_that_does_not_replay_is_an_error_and_time_limit_is_timeout(shared):
+    model = small_net(2, d_in=2)
+    net = extract(model, (2,))
+    x0 = np.array([0.5, 0.5], dtype=np.float32)
+    label = int(model(torch.from_numpy(x0)[None]).argmax())
+    lo, hi = np.zeros(2), np.ones(2)
+    honest = verify_box(net, lo, hi, label, replay_for(model, (2,)))
+    assert honest.status == "not_certified"  # the whole square holds another class
+
+    def lying_replay(x32):  # a model that disagrees with the MILP's network everywhere but the centre
+        out = replay_for(model, (2,))(x32)
+        if not np.allclose(x32, 0.5):
+            out[label] = out.max() + 1.0
+        return out
+
+    res = verify_box(net, lo, hi, label, lying_replay)
+    assert res.status == "error" and "does not replay" in res.message and res.witness is None
+
+    res = _solve(shared, "256x2", "prop_10_0.05", time_limit=1.0)  # needs ~10-40 s
+    assert res.status == "timeout" and res.seconds < 10

@@ -57,9 +57,13 @@ def test_site_pages_and_determinism(built, tmp_path):
     root, out, summary = built
     entries = [e for _, e in store.load_entries(root)]
     settings = Counter((e["setting"]["dataset"], e["setting"]["norm"], e["setting"]["radius_text"]) for e in entries)
-    assert summary.entries == 152 and summary.settings == len(settings) == 18 and summary.verified == 1
+    # the imported SoK board: 151 legacy rows in 18 settings (plus the one entry approved here)
+    legacy = [e for e in entries if e["status"] == "legacy"]
+    assert len(legacy) == 151
+    assert len({(e["setting"]["dataset"], e["setting"]["norm"], e["setting"]["radius"]) for e in legacy}) == 18
+    assert summary.entries == len(entries) and summary.settings == len(settings) and summary.verified >= 1
     assert summary.warnings == []
-    assert len(summary.pages) == 1 + 18 + 1
+    assert len(summary.pages) == 1 + len(settings) + summary.verified
     for (d, n, r), count in settings.items():
         page = (out / "settings" / f"{setting_slug(d, n, r)}.html").read_text()
         assert page.count("<tr id=") == count
@@ -113,13 +117,13 @@ def test_site_in_headless_chromium(built, tmp_path):
 
         b.goto((out / "index.html").as_uri())
         shots.append(b.screenshot(tmp_path / "index.png"))
-        assert b.evaluate("document.querySelectorAll('#settings tbody tr').length") == 18
-        assert b.evaluate("document.images.length") == 18
+        assert b.evaluate("document.querySelectorAll('#settings tbody tr').length") == summary.settings >= 18
+        assert b.evaluate("document.images.length") == summary.settings
         total = 0
         for link in b.evaluate("Array.from(document.querySelectorAll('#settings tbody a')).map(a => a.href)"):
             b.goto(link)
             total += b.evaluate("document.querySelectorAll('#board tbody tr').length")
-        assert total == 152
+        assert total == summary.entries >= 152
 
         b.goto((out / "settings" / "cifar10-l2-0-25.html").as_uri())
         shots.append(b.screenshot(tmp_path / "setting-before-sort.png"))

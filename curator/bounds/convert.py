@@ -20,7 +20,7 @@ from .ops import (
 )
 
 SUPPORTED = (
-    "Linear, Conv2d, ReLU, Flatten, Unflatten, curator.layers.Reshape, BatchNorm1d/2d (eval), AvgPool2d, "
+    "Linear, Conv2d, ReLU, Flatten, Unflatten, BatchNorm1d/2d (eval), AvgPool2d, "
     "curator.layers.Normalize, curator.layers.Residual, Identity, Dropout (eval), nested Sequential"
 )
 
@@ -80,7 +80,7 @@ class _Builder:
                 BoundConv2d, [src], module, label, module.weight.data, module.bias,
                 _pair(module.stride), _pair(padding), _pair(module.dilation), module.groups,
             )
-        if isinstance(module, (nn.Flatten, nn.Unflatten)) or type(module).__name__ == "Reshape":
+        if isinstance(module, (nn.Flatten, nn.Unflatten)):
             return self.add(BoundReshape, [src], module, label)
         if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
             if module.training:

@@ -30,10 +30,10 @@ def approve_command(submission, report, pr, no_commit, store_root, publish, supe
     result = approve(submission, report, store_root=store_root, pr=pr, commit=not no_commit, publish=publish,
                      supersede=supersede, reason=reason)
 
-    def text(r):
-        lines = [r.message]
-        if r.commit:
-            lines.append(f"commit {r.commit}")
+    def text(r):  # r is result.as_dict(), as emit() passes the data it prints
+        lines = [r["message"]]
+        if r.get("commit"):
+            lines.append(f"commit {r['commit']}")
         return "\n".join(lines)
 
     emit(result.as_dict(), fmt, text)

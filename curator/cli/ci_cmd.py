@@ -117,14 +117,14 @@ def merge(repo: Path, reports_dir: Path, out_dir: Path, comment_out: Path | None
 @click.option("--reports-dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Merged re-verification reports, <id>.json each.")
 @click.option("--pr", type=click.IntRange(min=1))
-@click.option("--pr-file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="Read the PR number from this file (as written by fetch-reports --pr-out).")
+@click.option("--pr-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Read the PR number from this file when it exists (fetch-reports --pr-out writes it).")
 @click.option("--site-out", type=click.Path(file_okay=False, path_type=Path), help="Also build the static site here.")
 @format_option
 def publish(repo: Path, base: str, head: str, reports_dir: Path, pr: int | None, pr_file: Path | None,
             site_out: Path | None, fmt: str) -> None:
     """Approve each submission BASE..HEAD added, with its report, as one bot commit each; render; site."""
-    if pr_file is not None:
+    if pr_file is not None and pr_file.exists():
         text = pr_file.read_text(encoding="utf-8").strip()
         if not text.isdigit() or int(text) < 1:
             raise click.BadParameter(f"{pr_file} does not hold a PR number", param_hint="--pr-file")
@@ -143,12 +143,22 @@ def publish(repo: Path, base: str, head: str, reports_dir: Path, pr: int | None,
 @click.option("--github-repo", envvar="GITHUB_REPOSITORY", required=True, help="owner/name ($GITHUB_REPOSITORY).")
 @click.option("--default-branch", default="main", show_default=True)
 @click.option("--api-url", envvar="GITHUB_API_URL", help="GitHub API root ($GITHUB_API_URL).")
+@click.option("--base", help="With --head: do nothing unless BASE..HEAD adds a submission (the push's 'before').")
+@click.option("--head", help="The pushed commit (see --base).")
+@repo_option
 def fetch_reports(commit: str, out_dir: Path, pr_out: Path | None, github_repo: str, default_branch: str,
-                  api_url: str | None) -> None:
+                  api_url: str | None, base: str | None, head: str | None, repo: Path) -> None:
     """Download the re-verification reports of the PR that COMMIT merged (token: $GH_TOKEN)."""
     import os
 
     from ..ci_github import GitHub, fetch_reports as fetch
+
+    if base and head:
+        added = [c for c in ci.changed_files(repo, ci.push_base(repo, base, head), head)
+                 if c.kind == "submission" and c.status == "A"]
+        if not added:
+            click.echo("no new submission in this push: no report needed")
+            return
 
     gh = GitHub(github_repo, os.environ.get("GH_TOKEN") or os.environ.get("GITHUB_TOKEN"), api_url)
     pr, paths = fetch(gh, commit, out_dir, default_branch)

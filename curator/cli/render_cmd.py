@@ -26,9 +26,15 @@ def _check_store(store: Path) -> None:
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if README.md is stale.")
 @format_option
 def render_command(store: Path, check: bool, fmt: str) -> None:
-    """Write STORE/README.md: one ranked table per setting."""
+    """Write STORE/README.md: one ranked table per setting (and STORE/benchmark/README.md from the
+    benchmark results in STORE/benchmark/*.json, when there are any)."""
+    from ..benchmark_render import RESULTS_DIR, store_results, write_markdown
+
     _check_store(store)
     current = write_readme(store, check=check)
+    results = store_results(store)
+    if results:
+        current = not write_markdown(results, store / RESULTS_DIR, check=check) and current
     target = store / README
     if check:
         state = "current" if current else "stale"

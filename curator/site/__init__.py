@@ -121,6 +121,26 @@ def _rows(entries: list[dict[str, Any]], reports: dict[str, tuple[dict, dict]]) 
     return rows
 
 
+def _benchmark_page(root: Path, tmp: Path, env: Environment) -> bool:
+    """``benchmark.html`` and its plots from the store's benchmark results (curator.benchmark_render)."""
+    from ..benchmark_render import model_tables, plots_for, store_results
+
+    results = store_results(root)
+    if not results:
+        return False
+    suites = []
+    for r in sorted(results, key=lambda r: r["suite"]["name"]):
+        for name, svg in plots_for(r).items():
+            (tmp / "plots" / f"benchmark-{name}").write_text(svg, encoding="utf-8")
+        suites.append({"name": r["suite"]["name"], "description": r["suite"].get("description"),
+                       "time_limit": r["suite"]["time_limit"], "seed": r["seed"],
+                       "torch": r["environment"]["torch"], "device": r["environment"]["device"],
+                       "models": model_tables(r)})
+    html = env.get_template("benchmark.html").render(root="", suites=suites, version=__version__)
+    (tmp / "benchmark.html").write_text(html, encoding="utf-8")
+    return True
+
+
 def build_site(store_root: str | os.PathLike, out: str | os.PathLike) -> SiteSummary:
     root = Path(store_root)
     out = Path(out)
@@ -195,8 +215,10 @@ def build_site(store_root: str | os.PathLike, out: str | os.PathLike) -> SiteSum
                     badge=BADGES.get(e.get("status"), (e.get("status"), "claimed")),
                     report_file=f"{e['id']}/{ref['sha256']}.json", version=__version__)
                 (tmp / "reports" / f"{e['id']}.html").write_text(html, encoding="utf-8")
+        has_benchmark = _benchmark_page(root, tmp, env)
         html = env.get_template("index.html").render(root="", settings=settings_info, total=len(loaded),
-                                                     verified=len(reports), version=__version__)
+                                                     verified=len(reports), version=__version__,
+                                                     benchmark=has_benchmark)
         (tmp / "index.html").write_text(html, encoding="utf-8")
         (tmp / MARKER).write_text("built by curator site; this folder is replaced on every build\n")
         pages = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*.html"))

@@ -121,7 +121,8 @@ def _dense(m) -> np.ndarray:
 
 def _backward(net: AffineReluNet, coeff: np.ndarray, const: np.ndarray, layer: int,
               bounds: list[tuple[np.ndarray, np.ndarray]], lo: np.ndarray, hi: np.ndarray,
-              upper: bool, l1: tuple[np.ndarray, float] | None = None) -> np.ndarray:
+              upper: bool, l1: tuple[np.ndarray, float] | None = None,
+              want_coeff: bool = False):
     """Lower (or, with ``upper``, upper) bound of ``coeff @ z_layer + const`` over the box, where
     ``z_layer`` is the pre-activation of hidden layer ``layer`` (0-based) or, for
     ``layer == num_hidden``, the logits: CROWN's backward pass through the relaxed ReLUs."""
@@ -146,6 +147,8 @@ def _backward(net: AffineReluNet, coeff: np.ndarray, const: np.ndarray, layer: i
     value = c + np.maximum(a, 0.0) @ lo + np.minimum(a, 0.0) @ hi
     if l1 is not None:  # min of a.x over the ℓ1 ball: a.x0 - eps * ||a||_inf (the dual norm)
         value = np.maximum(value, c + a @ l1[0] - l1[1] * np.abs(a).max(axis=1))
+    if want_coeff:
+        return sign * value, sign * a
     return sign * value
 
 
@@ -193,3 +196,17 @@ def margin_lower_bounds(net: AffineReluNet, lo: np.ndarray, hi: np.ndarray, labe
     coeff[np.arange(len(targets)), targets] -= 1.0
     value = _backward(net, coeff, np.zeros(len(targets)), net.num_hidden, bounds, lo, hi, upper=False, l1=l1)
     return _pad(value, value)[0]
+
+
+def crown_minimisers(net: AffineReluNet, lo: np.ndarray, hi: np.ndarray, label: int, targets: list[int],
+                     bounds: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """For each target, the box vertex minimising CROWN's linear lower bound of ``f_label - f_j``
+    (``lo`` where the coefficient is positive, ``hi`` elsewhere): a gradient-free guess at a
+    counterexample, checked in the real network before any MILP is built."""
+    n_out = net.weights[-1].shape[0]
+    coeff = np.zeros((len(targets), n_out))
+    coeff[:, label] = 1.0
+    coeff[np.arange(len(targets)), targets] -= 1.0
+    _, a = _backward(net, coeff, np.zeros(len(targets)), net.num_hidden, bounds, lo, hi, upper=False,
+                     want_coeff=True)
+    return np.where(a > 0, lo[None, :], hi[None, :])

@@ -43,7 +43,7 @@ PARAMS_SCHEMA: dict[str, Any] = {
         "batch_size": {"type": "integer", "minimum": 1, "maximum": 1000000, "default": 1000, "description": "Noisy copies per forward pass."},
         "noise": {"enum": list(NOISES), "default": "gaussian"},
         "mode": {"enum": ["certify", "sequential"], "default": "certify"},
-        "n_first": {"type": "integer", "minimum": 1, "default": 128, "description": "Sequential: draws at the first look."},
+        "n_first": {"type": "integer", "minimum": 1, "default": 64, "description": "Sequential: draws at the first look."},
         "growth": {"type": "number", "exclusiveMinimum": 1, "maximum": 100, "default": 2.0, "description": "Sequential: ratio between looks."},
     },
 }

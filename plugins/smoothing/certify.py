@@ -178,7 +178,8 @@ def sequential(sampler: Sampler, n0: int, n: int, alpha: float, r_native: float,
 
     At look k (cumulative m_k draws, s_k votes for cA) with budget α_k: certified as soon as the
     one-sided Clopper–Pearson lower bound at level α_k is ≥ p* (and > ½); not certified as soon as
-    the upper bound at level α_k is < p*; otherwise draw up to the next look. Σ α_k = α, so with
+    the upper bound at level α_k is < p*, or no later look could certify even if every remaining
+    draw voted for cA (curtailment); otherwise draw up to the next look. Σ α_k = α, so with
     probability ≥ 1 − α every lower bound of every look holds at once, whichever look stops
     (proof in docs/smoothing.md). The radius reported is the one the stopping look's bound gives.
     """
@@ -195,11 +196,24 @@ def sequential(sampler: Sampler, n0: int, n: int, alpha: float, r_native: float,
         radius = radius_from_p(p_lower, sampler.noise, sampler.sigma)
         if p_lower > 0.5 and radius >= r_native:
             return Outcome(c_a, True, radius, p_lower, successes, sampler.forward_passes, k, {"p_star": p_star})
-        if cp_upper(successes, drawn, a_k) < p_star or k == len(looks):
+        if (cp_upper(successes, drawn, a_k) < p_star or k == len(looks)
+                or cannot_certify(successes, drawn, looks[k:], alphas[k:], r_native, sampler)):
             if p_lower <= 0.5:
                 return Outcome(-1, False, None, p_lower, successes, sampler.forward_passes, k, {"p_star": p_star})
             return Outcome(c_a, False, radius, p_lower, successes, sampler.forward_passes, k, {"p_star": p_star})
     raise AssertionError("unreachable: the last look always decides")
+
+
+def cannot_certify(successes: int, drawn: int, later_looks: list[int], later_alphas: list[float], r_native: float,
+                   sampler: Sampler) -> bool:
+    """Curtailment: True when no later look could certify even if every remaining draw voted for cA.
+    Stopping then changes no decision (and so no guarantee); it saves the draws of samples whose
+    claimed radius is out of reach of n draws (e.g. r = 4σ, where even pA = 1 gives σ·Φ⁻¹(α^(1/n)) < r)."""
+    for m, a in zip(later_looks, later_alphas):
+        best = cp_lower(successes + (m - drawn), m, a)
+        if best > 0.5 and radius_from_p(best, sampler.noise, sampler.sigma) >= r_native:
+            return False
+    return True
 
 
 def sample_generator(seed: int, index: int, device: str) -> torch.Generator:
