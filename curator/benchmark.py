@@ -363,6 +363,7 @@ def run_suite(suite_path: str | Path, opts: BenchOptions | None = None, host: An
     timings = {"load": 0.0, "attack": 0.0, "verify": 0.0, "radius": 0.0}
     shard_i, shard_n = opts.shard
 
+    raw_urls = {m["id"]: m["model"]["url"] for m in suite.raw["models"]}  # as written: no machine paths
     for spec in s["models"]:
         if opts.models and spec["id"] not in opts.models:
             continue
@@ -391,7 +392,7 @@ def run_suite(suite_path: str | Path, opts: BenchOptions | None = None, host: An
             **({"source": spec["source"]} if spec.get("source") else {}),
             "dataset": ds["name"], "norm": spec["norm"],
             "model": {"sha256": block["sha256"], "format": block["format"], "architecture": block["architecture"]["name"],
-                      "url": spec["model"]["url"]},
+                      "url": raw_urls[mid]},
             "selection": {**selection, **({"limit": opts.samples} if opts.samples else {})},
             "n_total": n_total, "indices_sha256": indices_sha256(all_idx), "time_limit": time_limit,
             **({"references": spec["references"]} if spec.get("references") else {}),
@@ -550,8 +551,8 @@ def run_suite(suite_path: str | Path, opts: BenchOptions | None = None, host: An
                    "attack": ({"name": attack.name, "version": attack.version, "params": attack_params}
                               if attack is not None else None),
                    "radius_search": rs if rs["enabled"] else None}
-    if s.get("description"):
-        suite_block["description"] = s["description"]
+    if suite.raw.get("description"):
+        suite_block["description"] = suite.raw["description"]  # as written: no machine paths
     if opts.models or opts.verifiers:
         suite_block["only"] = {"models": list(opts.models), "verifiers": list(opts.verifiers)}
     ver_map = {name: info.version for name, info in host.plugins.items()}

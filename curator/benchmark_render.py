@@ -134,14 +134,21 @@ def render_markdown(results: Sequence[dict[str, Any]], plots_prefix: str = "plot
              "**Bold**: the best certified accuracy among verifiers. *Italic rows* are references: the attack's "
              "accuracy bounds robust accuracy from above, clean accuracy bounds everything. Times are mean seconds "
              "per instance (one sample at one ε).", ""]
-    for result in sorted(results, key=lambda r: r["suite"]["name"]):
+    previous = None
+    for result in sorted(results, key=lambda r: (r["suite"]["name"], [m["id"] for m in r["models"]])):
         suite = result["suite"]
-        lines += [f"## Suite `{suite['name']}`", ""]
-        if suite.get("description"):
-            lines += [_md_escape(suite["description"]), ""]
+        if suite["name"] != previous:
+            lines += [f"## Suite `{suite['name']}`", ""]
+            if suite.get("description"):
+                lines += [_md_escape(suite["description"]), ""]
+            previous = suite["name"]
         env = result["environment"]
-        lines += [f"Time limit {suite['time_limit']:g} s per instance; seed {result['seed']}; torch {env['torch']} on "
-                  f"{env['device']}; total {result['timings'].get('total', 0):.0f} s.", ""]
+        only = suite.get("only") or {}
+        subset = "".join(f"; only {k} {', '.join(v)}" for k, v in sorted(only.items()) if v)
+        limit = next((m["selection"]["limit"] for m in result["models"] if "limit" in m["selection"]), None)
+        lines += [f"Run: time limit {suite['time_limit']:g} s per instance; seed {result['seed']}; torch {env['torch']} "
+                  f"on {env['device']}; total {result['timings'].get('total', 0):.0f} s"
+                  + (f"; first {limit} samples" if limit else "") + subset + ".", ""]
         by_dataset: dict[str, list[dict[str, Any]]] = {}
         for info in model_tables(result):
             by_dataset.setdefault(info["model"]["dataset"], []).append(info)

@@ -60,7 +60,10 @@ def _finish(result: dict[str, Any], out: Path | None, fmt: str) -> None:
 
 @click.group("benchmark", cls=DefaultRunGroup, invoke_without_command=False)
 def benchmark_group() -> None:
-    """Every installed verifier on a fixed model zoo (a suite), side by side."""
+    """Every installed verifier on a fixed model zoo (a suite), side by side.
+
+    `curator benchmark SUITE.json [OPTIONS]` is short for `curator benchmark run SUITE.json`.
+    Exit code 1 when a certificate is contradicted by a replayed counterexample (soundness flag)."""
 
 
 @benchmark_group.command("run")
