@@ -139,7 +139,8 @@ def fetch(
     (``text/html`` or a body starting like a page) is rejected unless ``allow_html``: a link to a
     landing or login page instead of the file is the most common bad model URL. ``max_seconds``
     bounds one attempt's total transfer time (``timeout`` only bounds each connect/read), so a
-    server trickling bytes cannot hold a run forever.
+    server trickling bytes cannot hold a run forever: an attempt ends within ``max_seconds`` plus
+    one read timeout.
     """
     hashes = _normalise_hashes(sha256)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -147,7 +148,10 @@ def fetch(
     hit = _cached(store, hashes)
     if hit is not None:
         return hit
-    scheme = urllib.parse.urlsplit(url).scheme.lower()
+    try:
+        scheme = urllib.parse.urlsplit(url).scheme.lower()
+    except ValueError as exc:  # "http://[": unsplittable
+        raise ArtifactError(f"{url}: not a URL ({exc})") from None
     if scheme not in ("http", "https", "file"):
         raise ArtifactError(f"{url}: unsupported URL scheme {scheme!r} (use http, https or file)")
     try:
@@ -200,16 +204,20 @@ class _Sink:
         self.max_seconds = max_seconds
         self.hash = hashlib.sha256()
         self.count = 0
+        self.head = b""
         self.started = time.monotonic()
 
     def write(self, block: bytes) -> None:
-        if self.count == 0 and block and not self.allow_html and _looks_like_html(block):
+        # The first bytes may arrive in several small reads: judge the accumulated head.
+        if self.count < 512 and block and not self.allow_html and _looks_like_html(self.head + block):
             raise ArtifactError(
                 f"{self.url}: the server returned an HTML page, not the artifact "
                 "(a landing, login or error page? use a direct download link)"
             )
         if self.max_seconds is not None and time.monotonic() - self.started > self.max_seconds:
             raise ArtifactError(f"{self.url}: download took longer than {self.max_seconds:g} s (max_seconds)")
+        if self.count < 512:
+            self.head = (self.head + block)[:512]
         self.count += len(block)
         if self.count > self.max_bytes:
             raise ArtifactError(f"{self.url}: artifact larger than the {self.max_bytes}-byte limit")
@@ -223,6 +231,7 @@ class _Sink:
         self.out.truncate()
         self.hash = hashlib.sha256()
         self.count = 0
+        self.head = b""
         self.started = time.monotonic()
         if self.bar is not None:
             self.bar.reset()
@@ -311,13 +320,21 @@ def _download_with_retries(url, out, *, max_bytes, timeout, retries, progress, b
                         else:
                             bar.reset(total=expected)
                         # Raw bytes, no transparent decoding: the hash is over what the server stores.
-                        for block in resp.raw.stream(CHUNK, decode_content=False):
+                        # read1 returns whatever one socket read brings (stream()/read(n) block until
+                        # n bytes arrive), so max_seconds is checked on every trickle of a slow drip.
+                        while True:
+                            block = resp.raw.read1(CHUNK, decode_content=False)
+                            if not block:
+                                break
                             sink.write(block)
                         if expected is not None and sink.count != expected and not resp.headers.get("Content-Encoding"):
                             raise _Retryable(f"truncated body: {sink.count} of {expected} bytes")
                         return sink.hash.hexdigest()
                 except _Retryable as exc:
                     last, wait = str(exc), exc.wait
+                except requests.TooManyRedirects:
+                    # A redirect loop is a broken URL, not a transient failure: retrying only repeats it.
+                    raise ArtifactError(f"{url}: redirect loop (more than {session.max_redirects} redirects)") from None
                 except (requests.ConnectionError, requests.Timeout) as exc:
                     last, wait = f"{type(exc).__name__}: {exc}", None
                 except Exception as exc:  # urllib3 protocol errors (IncompleteRead, reset mid-body)

@@ -182,9 +182,9 @@ class Change:
 
 
 def classify(path: str) -> tuple[str, str | None]:
-    if m := SUBMISSION_RE.match(path):
+    if m := SUBMISSION_RE.fullmatch(path):
         return "submission", m.group(1)
-    if m := ENTRY_RE.match(path):
+    if m := ENTRY_RE.fullmatch(path):
         return "entry", m.group(1)
     if path.startswith(BOT_ONLY) or path in BOT_ONLY:
         return "bot-only", None

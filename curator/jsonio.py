@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import math
 import os
 import tempfile
@@ -49,9 +50,33 @@ def read_json(path: str | os.PathLike, max_bytes: int = MAX_JSON_BYTES) -> Any:
     return loads(text, str(p))
 
 
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # {"id": "a", …, "id": "b"}: a reviewer reads the first, Python keeps the last. Refused.
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {key!r} in one object")
+            seen.add(key)
+    return out
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
 def loads(text: str, filename: str = "<string>") -> Any:
+    """Parse JSON text: NaN/Infinity, duplicate keys and unpaired surrogate escapes are refused
+    (a lone ``\\ud800`` parses but cannot be written back as UTF-8, so it would fail later, far
+    from the file that carried it)."""
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_pairs)
+        if _SURROGATE_ESCAPE.search(text):
+            try:
+                json.dumps(data, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("unpaired UTF-16 surrogate escape (\\ud800-\\udfff) in a string") from None
+        return data
     except RecursionError:
         raise JsonFileError(Problem(filename, "", "JSON nested too deeply")) from None
     except ValueError as exc:

@@ -79,11 +79,22 @@ def arxiv_id_from_url(url: str | None) -> str | None:
     return m.group("id") if m else None
 
 
+def _split(url: str):
+    """``urlsplit`` that answers ``None`` for what it cannot split (``http://[`` raises ValueError;
+    the schema's url pattern lets it through, and one odd URL must not crash ``validate``)."""
+    try:
+        return urlsplit(url.strip())
+    except ValueError:
+        return None
+
+
 def openreview_id_from_url(url: str | None) -> str | None:
     """``https://openreview.net/forum?id=AQ9UL-7UvZx`` or ``…/pdf?id=…`` → ``AQ9UL-7UvZx``."""
     if not isinstance(url, str):
         return None
-    parts = urlsplit(url.strip())
+    parts = _split(url)
+    if parts is None:
+        return None
     host = (parts.hostname or "").lower()
     if host not in ("openreview.net", "www.openreview.net"):
         return None
@@ -131,7 +142,9 @@ def proceedings_page_url(url: str | None) -> str | None:
     """
     if not isinstance(url, str):
         return None
-    parts = urlsplit(url.strip())
+    parts = _split(url)
+    if parts is None:
+        return None
     host = PROCEEDINGS_HOSTS.get((parts.hostname or "").lower())
     if host is None or parts.scheme.lower() not in ("http", "https"):
         return None

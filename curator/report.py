@@ -17,6 +17,7 @@ from . import __version__
 from .api import SampleResult
 from .errors import CuratorError
 from .jsonio import canonical_bytes, read_json, sha256_bytes, write_json_atomic
+from .sampling import indices_sha256
 from .schemas import REPORT_SCHEMA_ID, validate
 from .stats import DEFAULT_CONFIDENCE, DEFAULT_MAX_UNDECIDED_SHARE, Interval, decide, proportion
 
@@ -194,6 +195,15 @@ def merge_reports(reports: Sequence[dict[str, Any]], names: Sequence[str] | None
             seen[idx] = name
 
     ordered = sorted(reports, key=lambda r: min(r["shard"].get("merged_from") or [r["shard"]["index"]]))
+    # The shards must give back exactly the run's selected samples, in order: a shard that stopped
+    # early (or was edited) has fewer samples and would otherwise merge into a wrong number.
+    merged_indices = [i for r in ordered for i in r["samples"]["index"]]
+    if indices_sha256(merged_indices) != first["dataset"]["indices_sha256"]:
+        raise ReportError(f"the shards hold {len(merged_indices)} samples that are not the run's selection "
+                          f"(dataset.indices_sha256 differs): a shard is incomplete or altered")
+    bad = [name for name, r in zip(names, reports) if not 0 <= r["shard"]["index"] < count]
+    if bad:
+        raise ReportError(f"{', '.join(bad)}: shard index outside 0..{count - 1}")
     merged = {k: v for k, v in first.items() if k not in ("samples", "soundness", "attack", "timings")}
     merged["samples"] = _concat_samples([r["samples"] for r in ordered])
     merged["soundness"] = [w for r in ordered for w in (r.get("soundness") or [])]

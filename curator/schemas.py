@@ -7,14 +7,57 @@ Errors come back as ``(json_pointer, message)`` pairs, every one of them, not ju
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator as _Draft202012
+from jsonschema import validators as _validators
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+
+
+
+@lru_cache(maxsize=256)
+def ecma_pattern(pattern: str) -> re.Pattern[str]:
+    """``pattern`` compiled so that ``$`` means what JSON Schema (ECMA-262) says: the end of the string.
+
+    Python's ``$`` also matches before a final newline, so with the stock ``pattern`` keyword an id
+    ``"demo-net\\n"`` passed ``^[a-z0-9-]+$`` and became a file name with a newline in it. Every
+    unescaped ``$`` outside a character class becomes ``\\Z``."""
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            # "[]" / "[^]" at the start of a class: the "]" is literal
+            j = i + 1 + (pattern[i + 1:i + 2] == "^")
+            if pattern[j:j + 1] == "]":
+                out.append(pattern[i:j + 1])
+                i = j + 1
+                continue
+        elif c == "$":
+            c = r"\Z"
+        out.append(c)
+        i += 1
+    return re.compile("".join(out))
+
+
+def _pattern_keyword(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]):
+    if validator.is_type(instance, "string") and not ecma_pattern(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+# Draft 2020-12 with ECMA-262 end-of-string semantics for "pattern" (see ecma_pattern).
+Draft202012Validator = _validators.extend(_Draft202012, {"pattern": _pattern_keyword})
 
 ENTRY_SCHEMA_ID = "https://curator.dev/schemas/entry/v1"
 REPORT_SCHEMA_ID = "https://curator.dev/schemas/report/v1"

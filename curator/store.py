@@ -30,7 +30,7 @@ class StorePathError(CuratorError):
 
 
 def check_slug(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not SLUG_RE.match(value):
+    if not isinstance(value, str) or not SLUG_RE.fullmatch(value):  # fullmatch: "x\n" is no slug
         raise StorePathError(f"{what} {value!r} is not a slug (lowercase letters, digits and '-', at most 128)")
     return value
 

@@ -92,7 +92,10 @@ def resolve_model_url(url: str, entry_path: Path) -> str:
     ABS is inside that folder too. After resolving ``..`` and symlinks the file must still be
     inside the folder: a submission never reads a file of the verifying machine outside it.
     """
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError as exc:  # "http://[" and other unsplittable URLs
+        raise VerifyError(f"model.url {url!r}: not a URL ({exc})") from None
     if parts.scheme in ("http", "https"):
         return url
     if parts.scheme != "file":
