@@ -105,7 +105,9 @@ def load_suite(path: str | Path, registry: Any, shared: Path | None = None) -> S
         lines = "\n  ".join(f"{path}: {ptr or '/'}: {msg}" for ptr, msg in problems[:20])
         raise BenchmarkError(f"{path} is not a valid suite:\n  {lines}")
     shared_value = str(shared) if shared is not None else os.environ.get("CURATOR_SHARED")
-    variables = {"CURATOR_SHARED": shared_value.rstrip("/") if shared_value else None,
+    # The value lands inside file:// URLs, which have no notion of a working directory.
+    shared_value = str(Path(shared_value).resolve()) if shared_value else None
+    variables = {"CURATOR_SHARED": shared_value,
                  "SUITE_DIR": str(path.resolve().parent)}
     data = _expand(raw, variables, path)
     installed = set(registry.names("verifier"))

@@ -337,6 +337,10 @@ def test_suite_errors_name_file_and_pointer(tmp_path, monkeypatch):
     with pytest.raises(BenchmarkError, match=r"suite.json: /dataset/data_dir: \$\{CURATOR_SHARED\}.*--shared"):
         load_suite(shared, reg)
     assert load_suite(shared, reg, shared=Path("/x")).data["dataset"]["data_dir"] == "/x/artifacts/mnist"
+    # A relative --shared (as the docs write it, ../shared) must become absolute: it ends up in file:// URLs.
+    monkeypatch.chdir(tmp_path)
+    expected = str((tmp_path.parent / "shared").resolve()) + "/artifacts/mnist"
+    assert load_suite(shared, reg, shared=Path("../shared")).data["dataset"]["data_dir"] == expected
     typo = digits_suite(tmp_path, dataset={"name": "mnist", "data_dir": "${SHARED}/mnist"})
     with pytest.raises(BenchmarkError, match="unknown variable"):
         load_suite(typo, reg)
