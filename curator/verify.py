@@ -126,7 +126,7 @@ def load_everything(entry_path: Path, entry: dict[str, Any], registry: Any, opts
     model = load_model(m, path, registry, device)
     t1 = time.monotonic()
     data_dir = opts.data_dir or (Path(os.environ["CURATOR_DATA"]) if os.environ.get("CURATOR_DATA") else None)
-    split = registry.dataset(entry["setting"]["dataset"]).load(data_dir, cache)
+    split = registry.dataset(entry["setting"]["dataset"]).load(data_dir, cache, progress=opts.progress)
     t2 = time.monotonic()
     shape = tuple(int(s) for s in m["input_shape"])
     if tuple(split.inputs.shape[1:]) != shape:
