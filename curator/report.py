@@ -125,6 +125,7 @@ def summarize(report: dict[str, Any], confidence: float | None = None) -> dict[s
         undecided=totals["timeout"] + totals["error"],
         max_undecided_share=DEFAULT_MAX_UNDECIDED_SHARE,
         verifier=report["verifier"]["name"],
+        claimed_n=entry.get("claimed_n_samples"),
     )
     report["verdict"] = verdict.as_dict()
     return report

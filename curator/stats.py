@@ -138,6 +138,7 @@ def decide(
     undecided: int = 0,
     max_undecided_share: float = DEFAULT_MAX_UNDECIDED_SHARE,
     verifier: str = "the verifier",
+    claimed_n: int | None = None,
 ) -> Verdict:
     """The verdict on a claimed certified accuracy ``claimed`` (percent), in this order:
 
@@ -150,7 +151,11 @@ def decide(
        ended in ``error``/``timeout`` (``undecided``).
     4. ``refuted`` — ``same_protocol`` (the claim's own verifier and parameters were run) and
        ``claimed`` is above the upper end of the certified interval: the claimed protocol
-       certifies significantly less than claimed.
+       certifies significantly less than claimed. When the claim states on how many samples it was
+       measured (``claimed_n``), the claim is itself a binomial measurement and the test is two-sample:
+       refuted only if the claim's own lower Clopper–Pearson bound (one tail of the same confidence)
+       is above curator's upper bound, so an honest claim is refuted with probability at most
+       1 − confidence; otherwise ``unconfirmed``.
     5. ``confirmed`` — ``claimed`` is within or below the certified interval (``<= upper``).
     6. ``unconfirmed`` — curator certified less than claimed with another (weaker) verifier:
        a weaker verifier cannot refute a stronger one.
@@ -176,6 +181,16 @@ def decide(
         return Verdict("confirmed", (
             f"claimed {_pct(claimed)} is within or below the certified accuracy {_pct(certified.value)} "
             f"({ci}, n={certified.n})"))
+    if same_protocol and claimed_n:
+        tail = (1.0 - certified.confidence) / 2.0
+        successes = min(claimed_n, max(0, round(claimed / 100.0 * claimed_n)))
+        claim_lower = 100.0 * cp_lower(successes, claimed_n, tail)
+        if claim_lower <= certified.upper:
+            return Verdict("unconfirmed", (
+                f"the claim's own protocol certifies {_pct(certified.value)} ({ci}, n={certified.n}), less than the "
+                f"claimed {_pct(claimed)}; but the claim was measured on {claimed_n} samples and its own lower bound "
+                f"{_pct(claim_lower)} is not above {_pct(certified.upper)}: the two measurements do not differ "
+                "significantly"))
     if same_protocol:
         return Verdict("refuted", (
             f"the claim's own verifier and protocol certify {_pct(certified.value)} ({ci}, n={certified.n}): "

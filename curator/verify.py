@@ -391,4 +391,11 @@ def verify_entry(entry_path: str | Path, opts: VerifyOptions | None = None, host
     }
     if "clean_accuracy" in entry["result"]:
         report["entry"]["claimed_clean_accuracy"] = float(entry["result"]["clean_accuracy"])
+    # A claim measured on other samples than this run's is itself a binomial measurement: the
+    # same-protocol refutation then compares two samples (docs/verdicts.md, rule 4).
+    claim_selection = entry["result"].get("sample_selection")
+    n_total = int(loaded.split.inputs.shape[0])
+    same_samples = claim_selection is not None and all_indices == select_indices(claim_selection, n_total)
+    if "n_samples" in entry["result"] and not same_samples:
+        report["entry"]["claimed_n_samples"] = int(entry["result"]["n_samples"])
     return summarize(report, opts.confidence)

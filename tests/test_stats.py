@@ -79,3 +79,29 @@ def test_verdict_errors():
 def test_interval_roundtrip():
     i = iv(3, 7)
     assert Interval.from_dict(i.as_dict()) == i
+
+
+def test_same_protocol_refutation_is_two_sample_when_the_claim_states_its_n():
+    """An honest claim measured on other samples of the same size is refuted at most at the
+    interval's error rate with ``claimed_n``; the one-sample rule would refute it ~3.4% of the time."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    n, p, trials = 500, 0.6, 3000
+    one_sample = two_sample = 0
+    for claim_k, ours_k in zip(rng.binomial(n, p, trials), rng.binomial(n, p, trials)):
+        certified = proportion(int(ours_k), n)
+        claimed = 100.0 * claim_k / n
+        one_sample += decide(claimed, certified, same_protocol=True).status == "refuted"
+        two_sample += decide(claimed, certified, same_protocol=True, claimed_n=n).status == "refuted"
+    # 99% intervals: the two-sample test errs at most 1% (+ binomial margin over 3000 trials).
+    assert two_sample / trials <= 0.01 + 3 * (0.01 * 0.99 / trials) ** 0.5
+    assert one_sample / trials > 0.02  # the reason for the rule: one-sample is miscalibrated here
+
+
+def test_two_sample_rule_still_refutes_a_clear_overclaim():
+    certified = proportion(300, 500)  # 60%, 99% upper ≈ 65.6%
+    v = decide(80.0, certified, same_protocol=True, claimed_n=500)
+    assert v.status == "refuted"
+    close = decide(66.0, certified, same_protocol=True, claimed_n=500)
+    assert close.status == "unconfirmed" and "do not differ significantly" in close.reason

@@ -28,9 +28,20 @@ def test_verify_json_output_report_file_and_exit_0(tmp_path):
 
 
 def test_verify_exit_1_when_refuted_and_text_names_the_verdict(tmp_path):
+    # curator runs exactly the claim's own 120 samples (fewer noise draws to stay fast): the
+    # one-sample rule applies.
+    entry = copy_example(tmp_path, result__certified_accuracy=100.0, result__clean_accuracy=100.0,
+                         certification__params__n=2000)
+    code, stdout, _ = run("verify", entry, "--quiet", "--cache-dir", tmp_path / "c")
+    assert code == 1 and "REFUTED" in stdout and "interval" in stdout
+
+
+def test_claim_measured_on_other_samples_is_compared_two_sample(tmp_path):
+    # The claim states 120 samples, curator runs 8 of them: 100% on 120 does not differ
+    # significantly from 6/8, so the verdict is unconfirmed, not refuted (docs/verdicts.md).
     entry = copy_example(tmp_path, result__certified_accuracy=100.0, result__clean_accuracy=100.0)
     code, stdout, _ = run("verify", entry, "--samples", 8, "--quiet", "--cache-dir", tmp_path / "c")
-    assert code == 1 and "REFUTED" in stdout and "interval" in stdout
+    assert code == 1 and "UNCONFIRMED" in stdout and "do not differ significantly" in stdout
 
 
 def test_verify_usage_and_input_errors(tmp_path):
