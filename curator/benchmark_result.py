@@ -18,7 +18,7 @@ from typing import Any, Sequence
 from .errors import CuratorError
 from .jsonio import canonical_bytes, read_json, write_json_atomic
 from .report import ATTACK_REFUTES, now_iso
-from .schemas import validate
+from .schemas import require_valid
 from .stats import DEFAULT_CONFIDENCE, proportion
 
 RESULT_SCHEMA_ID = "https://curator.dev/schemas/benchmark-result/v1"
@@ -109,10 +109,7 @@ def summarize_result(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_result_schema(result: dict[str, Any], where: str = "benchmark result") -> None:
-    problems = validate(result, RESULT_SCHEMA_ID)
-    if problems:
-        lines = "; ".join(f"{ptr or '/'}: {msg}" for ptr, msg in problems[:5])
-        raise BenchmarkResultError(f"{where} does not match the benchmark-result schema: {lines}")
+    require_valid(result, RESULT_SCHEMA_ID, BenchmarkResultError, where, "benchmark-result")
 
 
 def write_result(path, result: dict[str, Any]) -> None:

@@ -18,7 +18,7 @@ from .api import SampleResult
 from .errors import CuratorError
 from .jsonio import canonical_bytes, read_json, sha256_bytes, write_json_atomic
 from .sampling import indices_sha256
-from .schemas import REPORT_SCHEMA_ID, validate
+from .schemas import REPORT_SCHEMA_ID, require_valid
 from .stats import DEFAULT_CONFIDENCE, DEFAULT_MAX_UNDECIDED_SHARE, Interval, decide, proportion
 
 REPORT_VERSION = 1
@@ -132,10 +132,7 @@ def summarize(report: dict[str, Any], confidence: float | None = None) -> dict[s
 
 
 def check_schema(report: dict[str, Any], where: str = "report") -> None:
-    problems = validate(report, REPORT_SCHEMA_ID)
-    if problems:
-        lines = "; ".join(f"{ptr or '/'}: {msg}" for ptr, msg in problems[:5])
-        raise ReportError(f"{where} does not match the report schema: {lines}")
+    require_valid(report, REPORT_SCHEMA_ID, ReportError, where, "report")
 
 
 def write_report(path: str | Path, report: dict[str, Any]) -> None:

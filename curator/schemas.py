@@ -182,3 +182,11 @@ def validate_with(v: Draft202012Validator, instance: Any) -> list[tuple[str, str
         for leaf in _leaf_errors(error):
             found.extend(_describe(leaf))
     return sorted(set(found))
+
+
+def require_valid(instance: Any, schema_id: str, error: type[Exception], where: str, what: str) -> None:
+    """Raise ``error`` naming ``where`` and the first schema violations when ``instance`` is invalid."""
+    problems = validate(instance, schema_id)
+    if problems:
+        lines = "; ".join(f"{ptr or '/'}: {msg}" for ptr, msg in problems[:5])
+        raise error(f"{where} does not match the {what} schema: {lines}")
