@@ -73,6 +73,10 @@ class VerifyTask:
     (the entry's normalisation is already its first layer). ``inputs`` is ``[B, *input_shape]``,
     ``labels`` is ``[B]`` (long), ``indices`` are the test-set indices of the rows. The threat
     set of row ``i`` is ``{x : ||x - inputs[i]||_norm <= radius} ∩ [0, 1]^d``.
+
+    ``radii`` (``[B]``, float) gives each row its own radius instead; the host sets it only for
+    verifiers whose ``per_sample_radius`` is True (the benchmark's batched radius search), and then
+    ``radius`` is ``max(radii)``.
     """
 
     model: "torch.nn.Module"
@@ -87,6 +91,11 @@ class VerifyTask:
     seed: int = 0
     time_limit: float | None = None  # seconds per sample; over it → status "timeout"
     progress: Callable[[int], None] | None = None  # call with the number of samples just finished
+    radii: "torch.Tensor | None" = None  # per-row radii; see the docstring
+
+    def radius_of_rows(self) -> "float | torch.Tensor":
+        """What to bound each row with: ``radii`` when set, else the scalar ``radius``."""
+        return float(self.radius) if self.radii is None else self.radii
 
 
 @dataclass
@@ -121,12 +130,16 @@ class Verifier(Registered):
     Subclasses set ``name``, ``version``, ``certification`` ("deterministic" | "probabilistic" |
     "attack"), ``norms`` (the norms they handle) and ``params_schema`` (a JSON Schema 2020-12 of
     their params, with defaults), and implement :meth:`verify`.
+
+    ``per_sample_radius = True`` declares that :meth:`verify` honours ``VerifyTask.radii`` (one
+    radius per row); only such verifiers are sent mixed radii in one task.
     """
 
     kind = "verifier"
     certification: str = "deterministic"
     norms: tuple[str, ...] = ("linf", "l2", "l1")
     params_schema: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": {}}
+    per_sample_radius: bool = False
 
     def verify(self, task: VerifyTask) -> list[SampleResult]:  # pragma: no cover - interface
         raise NotImplementedError
@@ -138,7 +151,8 @@ class Verifier(Registered):
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()
-        d.update(certification=self.certification, norms=list(self.norms), params_schema=self.params_schema)
+        d.update(certification=self.certification, norms=list(self.norms), params_schema=self.params_schema,
+                 per_sample_radius=self.per_sample_radius)
         return d
 
 

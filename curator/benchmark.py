@@ -5,7 +5,7 @@ format, architecture, normalisation, input shape, classes), a dataset and sample
 grid per model, the verifiers with their params and a per-instance time limit. Running it gives,
 for every (model, ε, verifier), per-sample outcomes from which certified accuracy, mean time per
 instance and timeouts are recomputed; the reference rows clean accuracy and attacked accuracy
-(the PGD upper bound); and per-sample certified radii (see :func:`search_radius`).
+(the PGD upper bound); and per-sample certified radii (see :func:`search_radii`).
 
 Soundness is cross-checked between methods on the same samples. A sample is flagged when a
 verifier certified it (prediction p constant on the threat set) and
@@ -205,23 +205,44 @@ class Ctx:
 
 
 def run_method(plugin: Verifier, params: dict[str, Any], ctx: Ctx, radius: float, rows: list[int] | None = None,
-               progress: Callable[[int], None] | None = None) -> list[SampleResult]:
+               progress: Callable[[int], None] | None = None,
+               radii: list[float] | None = None) -> list[SampleResult]:
     """Run one verifier/attack on the rows (all by default) at one radius; one result per row, in
-    order. A plugin exception becomes ``error`` results for its batch, never a number."""
+    order. A plugin exception becomes ``error`` results for its batch, never a number.
+
+    ``radii`` (one per row) replaces ``radius``: a verifier with ``per_sample_radius`` gets them
+    in its tasks as ``VerifyTask.radii``; any other is called once per distinct radius."""
+    import torch
+
     rows = list(range(len(ctx.indices))) if rows is None else rows
+    if radii is not None:
+        if len(radii) != len(rows):
+            raise ValueError(f"{len(radii)} radii for {len(rows)} rows")
+        if not plugin.per_sample_radius:
+            groups: dict[float, list[int]] = {}
+            for row, r in zip(rows, radii):
+                groups.setdefault(float(r), []).append(row)
+            by_row: dict[int, SampleResult] = {}
+            for r, group in groups.items():
+                by_row.update(zip(group, run_method(plugin, params, ctx, r, rows=group, progress=progress)))
+            return [by_row[row] for row in rows]
     out: list[SampleResult] = []
     for start in range(0, len(rows), ctx.batch_size):
         chunk = rows[start:start + ctx.batch_size]
         idx = [ctx.indices[r] for r in chunk]
+        chunk_radii = None if radii is None else torch.tensor(radii[start:start + ctx.batch_size], dtype=torch.float64)
+        at = float(radius) if chunk_radii is None else float(chunk_radii.max())
         task = VerifyTask(model=ctx.model, inputs=ctx.x[chunk], labels=ctx.y[chunk], indices=idx, norm=ctx.norm,
-                          radius=float(radius), params=params, num_classes=ctx.num_classes, device=ctx.device,
-                          seed=ctx.seed, time_limit=ctx.time_limit, progress=progress)
+                          radius=at, params=params, num_classes=ctx.num_classes, device=ctx.device,
+                          seed=ctx.seed, time_limit=ctx.time_limit, progress=progress, radii=chunk_radii)
+        where = (f"radius {at:g}" if chunk_radii is None
+                 else f"radii {float(chunk_radii.min()):g}..{at:g}")
         t0 = time.monotonic()
         try:
             got = plugin.verify(task)
         except Exception as exc:  # noqa: BLE001 - a plugin failure is recorded, never a number
             per = (time.monotonic() - t0) / max(1, len(chunk))
-            ctx.notes.append(f"{plugin.name} failed at radius {radius:g} on samples {idx[0]}..{idx[-1]}: "
+            ctx.notes.append(f"{plugin.name} failed at {where} on samples {idx[0]}..{idx[-1]}: "
                              f"{type(exc).__name__}: {exc}"[:400])
             got = [SampleResult(i, int(ctx.y[r]), -1, "error", per) for i, r in zip(idx, chunk)]
         by_index = {r.index: r for r in got}
@@ -229,7 +250,7 @@ def run_method(plugin: Verifier, params: dict[str, Any], ctx: Ctx, radius: float
             res = by_index.get(i)
             if res is None:
                 res = SampleResult(i, int(ctx.y[r]), -1, "error", 0.0)
-                ctx.notes.append(f"{plugin.name} returned no result for sample {i} at radius {radius:g}")
+                ctx.notes.append(f"{plugin.name} returned no result for sample {i} at {where}")
             out.append(res)
     return out
 
@@ -272,37 +293,69 @@ def _cell(model_id: str, dataset: str, norm: str, radius: float, radius_text: st
     }
 
 
+def search_radii(plugin: Verifier, params: dict[str, Any], ctx: Ctx, rows: list[int], low: float, high: float,
+                 tolerance: float, max_iterations: int, time_limit: float,
+                 proven: list[float], refuted: list[float | None],
+                 on_done: Callable[[int], None] | None = None) -> list[tuple[float, int, float, bool]]:
+    """Bisection, per row, for the largest radius at which ``plugin`` certifies the row's sample
+    correctly; one ``(radius, iterations, seconds, timed_out)`` per row.
+
+    The returned radius is always one at which the verifier *did* certify the sample's correct
+    class (or 0) — sound whatever the verifier's monotonicity. The search assumes monotonicity
+    only to decide where to look: row k starts from ``[max(low, proven[k]), min(high, refuted[k])]``
+    (``proven``: the largest grid ε already certified; ``refuted``: the smallest grid ε not
+    certified) and halves its interval until it is at most ``tolerance`` wide, ``max_iterations``
+    verifier calls were made, or ``time_limit`` seconds were spent on it. A timeout of one call
+    counts as "not certified" at that radius.
+
+    The rows advance in lockstep: each round is one :func:`run_method` call over every row still
+    searching, each at its own mid-point, so a ``per_sample_radius`` verifier bounds them in
+    batches. A row's seconds are its own verifier seconds plus an equal share of the round's
+    overhead. ``on_done(k)`` is called as k rows finish.
+    """
+    n = len(rows)
+    lo = [max(low, p) for p in proven]
+    best = [float(p) for p in proven]
+    hi = [high if r is None else min(high, r) for r in refuted]
+    iterations, seconds, timed_out = [0] * n, [0.0] * n, [False] * n
+    searching = list(range(n))
+    while True:
+        active, finished = [], 0
+        for k in searching:
+            if hi[k] - lo[k] <= tolerance or iterations[k] >= max_iterations:
+                finished += 1
+            elif seconds[k] > time_limit:
+                timed_out[k] = True
+                finished += 1
+            else:
+                active.append(k)
+        if on_done and finished:
+            on_done(finished)
+        if not active:
+            break
+        searching = active
+        mids = [(lo[k] + hi[k]) / 2 for k in active]
+        t0 = time.monotonic()
+        results = run_method(plugin, params, ctx, max(mids), rows=[rows[k] for k in active], radii=mids)
+        wall = time.monotonic() - t0
+        own = [max(0.0, float(r.seconds)) for r in results]
+        overhead = max(0.0, wall - sum(own)) / len(active)
+        for k, mid, res, sec in zip(active, mids, results, own):
+            iterations[k] += 1
+            seconds[k] += sec + overhead
+            if res.status == "certified" and res.predicted == int(ctx.y[rows[k]]):
+                lo[k] = best[k] = mid
+            else:
+                hi[k] = mid
+    return [(best[k], iterations[k], seconds[k], timed_out[k]) for k in range(n)]
+
+
 def search_radius(plugin: Verifier, params: dict[str, Any], ctx: Ctx, row: int, low: float, high: float,
                   tolerance: float, max_iterations: int, time_limit: float,
                   proven: float, refuted: float | None) -> tuple[float, int, float, bool]:
-    """Bisection for the largest radius at which ``plugin`` certifies sample ``row`` correctly.
-
-    Returns ``(radius, iterations, seconds, timed_out)``. The returned radius is always one at
-    which the verifier *did* certify the sample's correct class (or 0) — sound whatever the
-    verifier's monotonicity. The search assumes monotonicity only to decide where to look: it
-    starts from ``[max(low, proven), min(high, refuted)]`` (``proven``: the largest grid ε already
-    certified; ``refuted``: the smallest grid ε not certified) and halves the interval until it is
-    at most ``tolerance`` wide, ``max_iterations`` verifier calls were made, or ``time_limit``
-    seconds were spent. A timeout of one call counts as "not certified" at that radius.
-    """
-    t0 = time.monotonic()
-    lo = max(low, proven)
-    best = proven
-    hi = high if refuted is None else min(high, refuted)
-    iterations = 0
-    timed_out = False
-    while hi - lo > tolerance and iterations < max_iterations:
-        if time.monotonic() - t0 > time_limit:
-            timed_out = True
-            break
-        mid = (lo + hi) / 2
-        res = run_method(plugin, params, ctx, mid, rows=[row])[0]
-        iterations += 1
-        if res.status == "certified" and res.predicted == int(ctx.y[row]):
-            lo = best = mid
-        else:
-            hi = mid
-    return best, iterations, time.monotonic() - t0, timed_out
+    """:func:`search_radii` for one row: ``(radius, iterations, seconds, timed_out)``."""
+    return search_radii(plugin, params, ctx, [row], low, high, tolerance, max_iterations, time_limit,
+                        [proven], [refuted])[0]
 
 
 # --------------------------------------------------------------------------- the run
@@ -501,24 +554,26 @@ def run_suite(suite_path: str | Path, opts: BenchOptions | None = None, host: An
                 row_out = {"index": [], "label": [], "predicted": [], "radius": [], "iterations": [], "seconds": [],
                            "timed_out": []}
                 bar = on_progress(len(idx), f"{mid} radius {label}") if on_progress else None
+                proven, refuted = [0.0] * len(idx), [None] * len(idx)
+                for radius, res in per_sample_grid[label]:
+                    for row, r in enumerate(res):  # type: ignore[arg-type]
+                        if r.status == "certified" and r.predicted == int(y[row]):
+                            proven[row] = max(proven[row], radius)
+                        elif r.status == "not_certified" and (refuted[row] is None or radius < refuted[row]):
+                            refuted[row] = radius
+                found = {}
+                correct = [row for row in range(len(idx)) if int(pred[row]) == int(y[row])]
+                if bar and len(correct) < len(idx):
+                    bar(len(idx) - len(correct))
+                if correct:
+                    found = dict(zip(correct, search_radii(
+                        plugin, params, ctx, correct, float(rs["low"]), float(rs["high"]), float(rs["tolerance"]),
+                        int(rs["max_iterations"]), float(rs["time_limit"]),
+                        [proven[row] for row in correct], [refuted[row] for row in correct], on_done=bar)))
                 for row in range(len(idx)):
-                    label_y = int(y[row])
-                    proven, refuted = 0.0, None
-                    for radius, res in per_sample_grid[label]:
-                        r = res[row]  # type: ignore[index]
-                        if r.status == "certified" and r.predicted == label_y:
-                            proven = max(proven, radius)
-                        elif r.status == "not_certified" and (refuted is None or radius < refuted):
-                            refuted = radius
-                    if pred[row] != label_y:
-                        rad, its, secs, tout = 0.0, 0, 0.0, False
-                    else:
-                        rad, its, secs, tout = search_radius(plugin, params, ctx, row, float(rs["low"]),
-                                                             float(rs["high"]), float(rs["tolerance"]),
-                                                             int(rs["max_iterations"]), float(rs["time_limit"]),
-                                                             proven, refuted)
+                    rad, its, secs, tout = found.get(row, (0.0, 0, 0.0, False))
                     row_out["index"].append(int(idx[row]))
-                    row_out["label"].append(label_y)
+                    row_out["label"].append(int(y[row]))
                     row_out["predicted"].append(int(pred[row]))
                     row_out["radius"].append(float(rad))
                     row_out["iterations"].append(int(its))
@@ -534,8 +589,6 @@ def run_suite(suite_path: str | Path, opts: BenchOptions | None = None, host: An
                                     "evidence": f"{attack.name} at the certified radius",
                                     "detail": f"bisection radius {rad:g}; a replayed witness inside it is "
                                               f"classified {cls}"})
-                    if bar:
-                        bar(1)
                 radius_rows.append({
                     "model": mid, "dataset": dataset_name, "norm": norm,
                     "method": _method_block("verifier", plugin, label, params),

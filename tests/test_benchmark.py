@@ -355,3 +355,52 @@ def test_shipped_suites_are_valid():
     for name in ("shared-ci.json", "shared-full.json"):
         suite = load_suite(REPO / "bench" / "suites" / name, reg, shared=Path("/shared"))
         assert suite.data["models"][0]["model"]["url"].startswith("file:///shared/")
+
+
+class OneRadiusAtATime(Verifier):
+    """crown as a verifier that does not declare ``per_sample_radius``: it must never see mixed radii."""
+    name = "crown-one-radius"
+    version = "0.0.1"
+
+    def verify(self, task):
+        assert task.radii is None
+        return get_registry().verifier("crown").verify(task)
+
+
+def test_batched_bisection_matches_one_sample_at_a_time(tmp_path):
+    from curator.artifacts import fetch
+    from curator.benchmark import Ctx, search_radii, search_radius
+    from curator.models import load_model
+
+    reg = get_registry()
+    digits_suite(tmp_path)
+    spec = json.loads((tmp_path / "suite.json").read_text())["models"][0]["model"]
+    model = load_model(spec, fetch((tmp_path / "digits-mlp.safetensors").as_uri(), spec["sha256"], tmp_path / "cache",
+                                   progress=False), reg)
+    split = reg.dataset("digits").load(None, tmp_path / "cache", progress=False)
+    indices = list(range(12))
+    x, y = split.take(indices)
+    ctx = Ctx(model=model, x=x, y=y, indices=indices, norm="linf", num_classes=10, device="cpu", seed=0,
+              time_limit=5.0, batch_size=5, notes=[])
+    rows = [r for r in range(12) if int(model(x[r:r + 1]).argmax(1)) == int(y[r])]
+    proven = [0.0] * len(rows)
+    refuted = [0.05 if k % 2 else None for k in range(len(rows))]  # some rows warmed up by a grid ε
+    args = (0.0, 0.5, 0.002, 10, 60.0)
+    crown = reg.verifier("crown")
+    done = []
+    batched = search_radii(crown, {}, ctx, rows, *args, proven, refuted, on_done=done.append)
+    alone = [search_radius(crown, {}, ctx, row, *args, p, r) for row, p, r in zip(rows, proven, refuted)]
+    grouped = search_radii(OneRadiusAtATime(), {}, ctx, rows, *args, proven, refuted)
+    assert sum(done) == len(rows)
+    assert [(b[0], b[1]) for b in batched] == [(a[0], a[1]) for a in alone] == [(g[0], g[1]) for g in grouped]
+    assert any(b[0] > 0 for b in batched) and all(b[1] > 0 for b in batched)
+    assert all(b[0] < 0.05 for b, r in zip(batched, refuted) if r is not None)
+    assert ctx.notes == []
+
+
+def test_text_summary_names_shards_and_merges(ci_result):
+    from curator.cli.benchmark_cmd import text_summary
+
+    merged, shards, _ = ci_result
+    assert "(2 shards merged)" in text_summary(merged, None).splitlines()[0]
+    assert "(shard 2/2)" in text_summary(shards[1], None).splitlines()[0]

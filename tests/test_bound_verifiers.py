@@ -52,3 +52,27 @@ def test_unsupported_model_is_a_clear_error():
                       norm="linf", radius=0.1, params={}, num_classes=3)
     with pytest.raises(CuratorError, match="Sigmoid"):
         get_registry().verifier("crown").verify(task)
+
+
+@pytest.mark.parametrize("name", ["ibp", "crown", "lipschitz"])
+@pytest.mark.parametrize("norm", ["linf", "l2", "l1"])
+def test_per_sample_radii_give_each_row_the_answer_of_its_own_radius(name, norm):
+    model = _model()
+    x = torch.rand(12, 1, 14, 14, generator=torch.Generator().manual_seed(1))
+    y = model(x).argmax(1)
+    top = {"linf": 0.1, "l2": 1.0, "l1": 4.0}[norm]
+    radii = torch.linspace(0.0, top, 12, dtype=torch.float64)
+    verifier = get_registry().verifier(name)
+    assert verifier.per_sample_radius
+    together = verifier.verify(VerifyTask(model=model, inputs=x, labels=y, indices=list(range(12)), norm=norm,
+                                          radius=float(radii.max()), params={"batch_size": 5}, num_classes=3,
+                                          radii=radii))
+    key = "margin_slack" if name == "lipschitz" else "margin_lower_bound"
+    statuses = set()
+    for i, res in enumerate(together):
+        alone = verifier.verify(VerifyTask(model=model, inputs=x[i:i + 1], labels=y[i:i + 1], indices=[i], norm=norm,
+                                           radius=float(radii[i]), params={}, num_classes=3))[0]
+        assert (res.index, res.status, res.predicted) == (alone.index, alone.status, alone.predicted)
+        assert res.extra[key] == pytest.approx(alone.extra[key], rel=1e-4, abs=1e-5)
+        statuses.add(res.status)
+    assert statuses == {"certified", "not_certified"}  # the radii span both answers

@@ -52,6 +52,10 @@ def certify_task(
     net = bounded_network(task, torch_dtype)
     results: list[SampleResult] = []
     model = task.model
+    radii = task.radius_of_rows()
+    # One radius per row either way, so a batch slices it like the inputs.
+    eps = (radii.to(task.device, torch_dtype) if isinstance(radii, torch.Tensor)
+           else torch.full((len(task.labels),), radii, dtype=torch_dtype, device=task.device))
     for sl in batches(len(task.labels), batch_size):
         start = time.perf_counter()
         x = task.inputs[sl].to(task.device, torch_dtype)
@@ -59,7 +63,7 @@ def certify_task(
             predicted = net(x).argmax(1)
             lb = None
             for method, intermediate in methods:
-                b = net.margin_lower_bounds(x, predicted, task.norm, float(task.radius), method, intermediate)
+                b = net.margin_lower_bounds(x, predicted, task.norm, eps[sl], method, intermediate)
                 lb = b if lb is None else torch.maximum(lb, b)
             worst = lb.min(1).values.cpu()
             # The clean prediction of the task's own model decides `predicted` (it matches net's).

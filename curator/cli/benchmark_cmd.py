@@ -28,10 +28,17 @@ class DefaultRunGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
+def shard_text(shard: dict[str, Any]) -> str:
+    """"shard 1/2", or "2 shards merged" for a merged result (its index is meaningless)."""
+    if "merged_from" in shard:
+        return f"{len(shard['merged_from'])} shards merged"
+    return f"shard {shard['index'] + 1}/{shard['count']}"
+
+
 def text_summary(result: dict[str, Any], out: Path | None) -> str:
     lines = [f"benchmark {result['suite']['name']}: {result['totals']['cells']} rows, "
              f"{result['totals']['instances']} instances, {result['timings'].get('total', 0):.1f} s "
-             f"(shard {result['shard']['index'] + 1}/{result['shard']['count']})"]
+             f"({shard_text(result['shard'])})"]
     for c in result["cells"]:
         s = c["summary"]
         lines.append(f"  {c['model']:<22} ε={c['radius_text']:<7} {c['method']['label']:<12} "

@@ -35,6 +35,7 @@ class CROWN(Verifier):
     certification = "deterministic"
     norms = ("linf", "l2", "l1")
     params_schema = PARAMS_SCHEMA
+    per_sample_radius = True
 
     def verify(self, task: VerifyTask) -> list[SampleResult]:
         p = with_defaults(PARAMS_SCHEMA, task.params)

@@ -42,6 +42,7 @@ class Lipschitz(Verifier):
     certification = "deterministic"
     norms = ("linf", "l2", "l1")
     params_schema = PARAMS_SCHEMA
+    per_sample_radius = True
 
     def verify(self, task: VerifyTask) -> list[SampleResult]:
         p = with_defaults(PARAMS_SCHEMA, task.params)
@@ -51,6 +52,9 @@ class Lipschitz(Verifier):
                              safety=float(p["safety"]))
         setup = time.perf_counter() - t0
         n = len(task.labels)
+        r = task.radius_of_rows()
+        radii = (r.detach().double().cpu() if isinstance(r, torch.Tensor)
+                 else torch.full((n,), r, dtype=torch.float64))
         results: list[SampleResult] = []
         bs = int(p["batch_size"])
         for start in range(0, n, bs):
@@ -60,7 +64,7 @@ class Lipschitz(Verifier):
                 logits = task.model(task.inputs[start:stop].to(task.device)).double().cpu()
             pred = logits.argmax(1)
             margin = logits.gather(1, pred[:, None]) - logits  # [B, K]
-            needed = K[pred] * float(task.radius)
+            needed = K[pred] * radii[start:stop, None]
             slack = margin - needed
             slack.scatter_(1, pred[:, None], float("inf"))
             worst = slack.min(1).values
