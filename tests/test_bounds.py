@@ -6,7 +6,9 @@ import pytest
 import torch
 from torch import nn
 
+from curator.api import VerifyTask
 from curator.bounds import UnsupportedLayerError, from_module
+from curator.bounds.certify import bounded_network
 from curator.layers import Normalize, Residual
 
 NORM_EPS = [("linf", 0.08), ("l2", 0.6), ("l1", 1.5)]
@@ -219,3 +221,15 @@ def test_input_set_concretization_is_the_exact_minimum_over_ball_and_box(norm):
             box = float(a.clamp(min=0) @ lo[b] + a.clamp(max=0) @ hi[b])
             dual = float(a @ x0[b]) - eps * float(a.norm(p=2 if norm == "l2" else float("inf")))
             assert float(got[b, s]) >= max(box, dual) - 1e-9
+
+
+def test_element_budget_follows_the_device():
+    from curator.bounds.network import CPU_ELEMENT_BUDGET, DEFAULT_ELEMENT_BUDGET, element_budget_for
+
+    assert element_budget_for("cpu") == CPU_ELEMENT_BUDGET < DEFAULT_ELEMENT_BUDGET
+    assert element_budget_for("cuda:0") == DEFAULT_ELEMENT_BUDGET
+    model = _conv_net(6)
+    x = torch.rand(3, 1, 16, 16)
+    task = VerifyTask(model=model, inputs=x, labels=model(x).argmax(1), indices=[0, 1, 2], norm="linf", radius=0.02,
+                      params={}, num_classes=int(model(x).shape[1]))
+    assert bounded_network(task).element_budget == CPU_ELEMENT_BUDGET

@@ -13,6 +13,15 @@ from .ops import BoundOp, BoundReLU, Bounds
 # Largest number of float elements one backward pass may hold in a single A tensor; the identity
 # specification of a wide intermediate layer is split into chunks of rows to stay under it.
 DEFAULT_ELEMENT_BUDGET = 1 << 25
+# On a CPU, chunks whose A tensors stay near the cache size win over fewer, larger passes: 2^21
+# float32 elements (8 MB) made CROWN at batch 32 about 2x faster than 2^25 on the benchmark nets
+# (docs/benchmarks.md, ## bounds). A GPU has no such cliff and keeps the larger budget.
+CPU_ELEMENT_BUDGET = 1 << 21
+
+
+def element_budget_for(device: torch.device | str) -> int:
+    """The element budget that suits ``device``."""
+    return CPU_ELEMENT_BUDGET if torch.device(device).type == "cpu" else DEFAULT_ELEMENT_BUDGET
 
 
 @dataclass
