@@ -32,6 +32,9 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=20)
     ap.add_argument("--verifier", action="append", default=[])
     a = ap.parse_args()
+    if not (Path(a.shared) / "artifacts").is_dir():
+        print(f"shared material not found at {a.shared}; nothing to benchmark")
+        return
     reg = get_registry()
     suite = load_suite(a.suite, reg, Path(a.shared).resolve()).data
     spec = next(m for m in suite["models"] if m["id"] == a.model)

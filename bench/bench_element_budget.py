@@ -28,6 +28,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=32)
     ap.add_argument("--repeat", type=int, default=2)
     a = ap.parse_args()
+    if not (Path(a.shared) / "artifacts").is_dir():
+        print(f"shared material not found at {a.shared}; nothing to benchmark")
+        return
     reg = get_registry()
     shared = Path(a.shared).resolve()
     suite = load_suite(REPO / "bench" / "suites" / "shared-full.json", reg, shared).data
