@@ -18,6 +18,7 @@ from typing import Any, Sequence
 from .errors import CuratorError
 from .jsonio import canonical_bytes, read_json, write_json_atomic
 from .report import ATTACK_REFUTES, now_iso
+from .sampling import merged_shard, shards_of_one_run, sum_timings
 from .schemas import require_valid
 from .stats import DEFAULT_CONFIDENCE, proportion
 
@@ -140,25 +141,8 @@ def merge_results(results: Sequence[dict[str, Any]], names: Sequence[str] | None
     if not results:
         raise BenchmarkResultError("no benchmark result to merge")
     names = list(names or [f"result {i + 1}" for i in range(len(results))])
+    ordered, count = shards_of_one_run(results, names, _SAME, BenchmarkResultError)
     first = results[0]
-    count = first["shard"]["count"]
-    for name, r in zip(names[1:], results[1:]):
-        if r["shard"]["run_id"] != first["shard"]["run_id"] or r["shard"]["count"] != count:
-            raise BenchmarkResultError(f"{name} belongs to another run (run_id {r['shard']['run_id']}) than "
-                                       f"{names[0]} (run_id {first['shard']['run_id']})")
-        for key in _SAME:
-            if canonical_bytes(r.get(key)) != canonical_bytes(first.get(key)):
-                raise BenchmarkResultError(f"{name} and {names[0]} differ in {key!r}: not shards of one run")
-    parts: dict[int, str] = {}
-    for name, r in zip(names, results):
-        for i in r["shard"].get("merged_from") or [r["shard"]["index"]]:
-            if i in parts:
-                raise BenchmarkResultError(f"shard {i + 1}/{count} is given twice ({parts[i]} and {name})")
-            parts[i] = name
-    missing = [i + 1 for i in range(count) if i not in parts]
-    if missing:
-        raise BenchmarkResultError(f"missing shard(s) {', '.join(map(str, missing))} of {count}")
-    ordered = sorted(results, key=lambda r: min(r["shard"].get("merged_from") or [r["shard"]["index"]]))
 
     def concat(rows_of: str, key_fn, keys: tuple[str, ...]) -> list[dict[str, Any]]:
         order: list[tuple] = []
@@ -191,16 +175,11 @@ def merge_results(results: Sequence[dict[str, Any]], names: Sequence[str] | None
     merged["cells"] = concat("cells", cell_key, SAMPLE_KEYS)
     merged["radius"] = concat("radius", radius_key, RADIUS_KEYS)
     merged["soundness"] = [f for r in ordered for f in r["soundness"]]
-    timings: dict[str, float] = {}
-    for r in ordered:
-        for k, v in r.get("timings", {}).items():
-            timings[k] = round(timings.get(k, 0.0) + v, 6)
-    merged["timings"] = timings
+    merged["timings"] = {k: round(v, 6) for k, v in sum_timings(ordered).items()}
     notes: list[str] = []
     for r in ordered:
         notes.extend(n for n in r.get("notes", []) if n not in notes)
     merged["notes"] = notes
-    merged["shard"] = {"index": 0, "count": count, "run_id": first["shard"]["run_id"],
-                       "merged_from": list(range(count))}
+    merged["shard"] = merged_shard(first, count)
     merged["created_at"] = now_iso()
     return summarize_result(merged)

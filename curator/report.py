@@ -17,7 +17,7 @@ from . import __version__
 from .api import SampleResult
 from .errors import CuratorError
 from .jsonio import canonical_bytes, read_json, sha256_bytes, write_json_atomic
-from .sampling import indices_sha256
+from .sampling import indices_sha256, merged_shard, shards_of_one_run, sum_timings
 from .schemas import REPORT_SCHEMA_ID, require_valid
 from .stats import DEFAULT_CONFIDENCE, DEFAULT_MAX_UNDECIDED_SHARE, Interval, decide, proportion
 
@@ -165,26 +165,8 @@ def merge_reports(reports: Sequence[dict[str, Any]], names: Sequence[str] | None
     if not reports:
         raise ReportError("no report to merge")
     names = list(names or [f"report {i + 1}" for i in range(len(reports))])
+    ordered, count = shards_of_one_run(reports, names, _SAME, ReportError)
     first = reports[0]
-    count = first["shard"]["count"]
-    for name, r in zip(names[1:], reports[1:]):
-        if r["shard"]["run_id"] != first["shard"]["run_id"] or r["shard"]["count"] != count:
-            raise ReportError(f"{name} belongs to another run (run_id {r['shard']['run_id']}, "
-                              f"{r['shard']['count']} shards) than {names[0]} (run_id {first['shard']['run_id']}, "
-                              f"{count} shards)")
-        for key in _SAME:
-            if canonical_bytes(r[key]) != canonical_bytes(first[key]):
-                raise ReportError(f"{name} and {names[0]} differ in {key!r}: they are not shards of one run")
-    parts: dict[int, tuple[str, dict[str, Any]]] = {}
-    for name, r in zip(names, reports):
-        covered = r["shard"].get("merged_from") or [r["shard"]["index"]]
-        for i in covered:
-            if i in parts:
-                raise ReportError(f"shard {i + 1}/{count} is given twice ({parts[i][0]} and {name})")
-            parts[i] = (name, r)
-    missing = [i + 1 for i in range(count) if i not in parts]
-    if missing:
-        raise ReportError(f"missing shard(s) {', '.join(map(str, missing))} of {count}: cannot merge an incomplete run")
     seen: dict[int, str] = {}
     for name, r in zip(names, reports):
         for idx in r["samples"]["index"]:
@@ -192,26 +174,18 @@ def merge_reports(reports: Sequence[dict[str, Any]], names: Sequence[str] | None
                 raise ReportError(f"sample {idx} appears in both {seen[idx]} and {name}: overlapping shards")
             seen[idx] = name
 
-    ordered = sorted(reports, key=lambda r: min(r["shard"].get("merged_from") or [r["shard"]["index"]]))
     # The shards must give back exactly the run's selected samples, in order: a shard that stopped
     # early (or was edited) has fewer samples and would otherwise merge into a wrong number.
     merged_indices = [i for r in ordered for i in r["samples"]["index"]]
     if indices_sha256(merged_indices) != first["dataset"]["indices_sha256"]:
         raise ReportError(f"the shards hold {len(merged_indices)} samples that are not the run's selection "
                           f"(dataset.indices_sha256 differs): a shard is incomplete or altered")
-    bad = [name for name, r in zip(names, reports) if not 0 <= r["shard"]["index"] < count]
-    if bad:
-        raise ReportError(f"{', '.join(bad)}: shard index outside 0..{count - 1}")
     merged = {k: v for k, v in first.items() if k not in ("samples", "soundness", "attack", "timings")}
     merged["samples"] = _concat_samples([r["samples"] for r in ordered])
     merged["soundness"] = [w for r in ordered for w in (r.get("soundness") or [])]
     merged["attack"] = _merge_attack([r.get("attack") for r in ordered])
-    timings: dict[str, float] = {}
-    for r in ordered:
-        for k, v in (r.get("timings") or {}).items():
-            timings[k] = timings.get(k, 0.0) + v
-    merged["timings"] = timings
-    merged["shard"] = {"index": 0, "count": count, "run_id": first["shard"]["run_id"], "merged_from": list(range(count))}
+    merged["timings"] = sum_timings(ordered)
+    merged["shard"] = merged_shard(first, count)
     merged["created_at"] = now_iso()
     return summarize(merged)
 

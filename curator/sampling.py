@@ -10,8 +10,10 @@ import hashlib
 from typing import Any, Sequence
 
 from .errors import CuratorError
+from .jsonio import canonical_bytes
 
-__all__ = ["select_indices", "indices_sha256", "shard", "parse_shard", "KINDS"]
+__all__ = ["select_indices", "indices_sha256", "shard", "parse_shard", "shards_of_one_run", "merged_shard",
+           "sum_timings", "KINDS"]
 
 KINDS = ("all", "every_kth", "evenly_spaced", "first")
 
@@ -103,3 +105,51 @@ def parse_shard(text: str) -> tuple[int, int]:
     if n < 1 or not 1 <= i <= n:
         raise CuratorError(f"--shard {text}: need 1 ≤ i ≤ n")
     return i - 1, n
+
+
+def _covered(doc: dict[str, Any]) -> list[int]:
+    return doc["shard"].get("merged_from") or [doc["shard"]["index"]]
+
+
+def shards_of_one_run(docs: Sequence[dict[str, Any]], names: Sequence[str], same: Sequence[str],
+                      error: type[CuratorError]) -> tuple[list[dict[str, Any]], int]:
+    """The shard documents (reports or benchmark results) of one run in shard order, and the run's
+    shard count. Raises ``error`` unless they are exactly the complete shards of one run: the same
+    ``shard.run_id`` and count, equal parts named in ``same``, every shard once (an already merged
+    document covers the shards in its ``merged_from``), none missing, no index outside the count."""
+    first = docs[0]
+    count = first["shard"]["count"]
+    for name, d in zip(names[1:], docs[1:]):
+        if d["shard"]["run_id"] != first["shard"]["run_id"] or d["shard"]["count"] != count:
+            raise error(f"{name} belongs to another run (run_id {d['shard']['run_id']}, {d['shard']['count']} shards) "
+                        f"than {names[0]} (run_id {first['shard']['run_id']}, {count} shards)")
+        for key in same:
+            if canonical_bytes(d.get(key)) != canonical_bytes(first.get(key)):
+                raise error(f"{name} and {names[0]} differ in {key!r}: they are not shards of one run")
+    parts: dict[int, str] = {}
+    for name, d in zip(names, docs):
+        for i in _covered(d):
+            if i in parts:
+                raise error(f"shard {i + 1}/{count} is given twice ({parts[i]} and {name})")
+            parts[i] = name
+    missing = [i + 1 for i in range(count) if i not in parts]
+    if missing:
+        raise error(f"missing shard(s) {', '.join(map(str, missing))} of {count}: cannot merge an incomplete run")
+    outside = [name for name, d in zip(names, docs) if not 0 <= d["shard"]["index"] < count]
+    if outside:
+        raise error(f"{', '.join(outside)}: shard index outside 0..{count - 1}")
+    return sorted(docs, key=lambda d: min(_covered(d))), count
+
+
+def merged_shard(first: dict[str, Any], count: int) -> dict[str, Any]:
+    """The ``shard`` block of a document merged from all ``count`` shards of ``first``'s run."""
+    return {"index": 0, "count": count, "run_id": first["shard"]["run_id"], "merged_from": list(range(count))}
+
+
+def sum_timings(docs: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """Each timing summed over the shards (CPU-seconds spent, not the wall time of the run)."""
+    out: dict[str, float] = {}
+    for d in docs:
+        for k, v in (d.get("timings") or {}).items():
+            out[k] = out.get(k, 0.0) + v
+    return out

@@ -69,3 +69,22 @@ def test_shard_and_parse_errors():
     for bad in ("0/4", "5/4", "x", "1/0"):
         with pytest.raises(CuratorError):
             parse_shard(bad)
+
+
+def test_shards_of_one_run_orders_and_refuses():
+    from curator.sampling import merged_shard, shards_of_one_run, sum_timings
+
+    def doc(i, n=3, run="r", seed=0, **shard):
+        return {"shard": {"index": i, "count": n, "run_id": run, **shard}, "seed": seed, "timings": {"total": 1.5}}
+
+    a, b, c = doc(0), doc(1), doc(2)
+    ordered, count = shards_of_one_run([c, a, b], ["c", "a", "b"], ("seed",), CuratorError)
+    assert ordered == [a, b, c] and count == 3
+    ab = {**doc(0), "shard": merged_shard(a, 3) | {"merged_from": [0, 1]}}
+    assert shards_of_one_run([c, ab], ["c", "ab"], ("seed",), CuratorError)[0] == [ab, c]
+    assert sum_timings([a, b, c]) == {"total": 4.5}
+    for docs, message in (([a, b], "missing shard"), ([a, b, b, c], "given twice"), ([ab, b, c], "given twice"),
+                          ([a, doc(1, run="s"), c], "another run"), ([a, doc(1, seed=1), c], "differ in 'seed'"),
+                          ([a, b, c, doc(3)], "outside")):
+        with pytest.raises(CuratorError, match=message):
+            shards_of_one_run(docs, [f"d{i}" for i in range(len(docs))], ("seed",), CuratorError)
