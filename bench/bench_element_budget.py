@@ -49,7 +49,7 @@ def main() -> None:
                 times = []
                 for _ in range(a.repeat):
                     saved = network.CPU_ELEMENT_BUDGET
-                    network.CPU_ELEMENT_BUDGET = budget  # what bounded_network() gives a CPU task
+                    network.CPU_ELEMENT_BUDGET = budget  # what a network on the CPU uses
                     try:
                         t0 = time.perf_counter()
                         crown.verify(VerifyTask(model=model, inputs=x, labels=y, indices=list(range(a.n)),

@@ -18,7 +18,7 @@ import torch
 from ..api import SampleResult, VerifyTask
 from ..errors import CuratorError
 from .convert import UnsupportedLayerError, from_module
-from .network import BoundedNetwork, element_budget_for
+from .network import BoundedNetwork
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -29,7 +29,6 @@ def bounded_network(task: VerifyTask, dtype: torch.dtype = torch.float32) -> Bou
         net = from_module(task.model, tuple(task.inputs.shape[1:]), dtype=dtype)
     except UnsupportedLayerError as exc:
         raise CuratorError(f"cannot bound this model: {exc}") from exc
-    net.element_budget = element_budget_for(task.device)
     return net.to(task.device, dtype)
 
 

@@ -42,10 +42,20 @@ class BoundedNetwork:
     that set, up to floating-point rounding of the dtype in use.
     """
 
-    def __init__(self, nodes: list[Node], element_budget: int = DEFAULT_ELEMENT_BUDGET):
+    def __init__(self, nodes: list[Node], element_budget: int | None = None):
         self.nodes = nodes
-        self.element_budget = element_budget
+        self.device = torch.device("cpu")  # where from_module builds it; to() moves it
+        self._element_budget = element_budget
         self.relu_nodes = [i for i, n in enumerate(nodes) if isinstance(n.op, BoundReLU)]
+
+    @property
+    def element_budget(self) -> int:
+        """Largest A tensor (float elements) of one backward pass: the value set, else the device's."""
+        return self._element_budget if self._element_budget is not None else element_budget_for(self.device)
+
+    @element_budget.setter
+    def element_budget(self, value: int | None) -> None:
+        self._element_budget = value
 
     # ------------------------------------------------------------------ basics
     @property
@@ -57,9 +67,10 @@ class BoundedNetwork:
         return self.nodes[-1].shape
 
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> "BoundedNetwork":
+        self.device = torch.device(device or "cpu")
         for node in self.nodes:
             if node.op is not None:
-                node.op.to(device or "cpu", dtype)
+                node.op.to(self.device, dtype)
         return self
 
     def forward_all(self, x: torch.Tensor) -> list[torch.Tensor]:
