@@ -12,7 +12,6 @@ disk is detected and re-downloaded instead of being loaded.
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import os
 import re
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .errors import CuratorError
+from .jsonio import sha256_file
 
 __all__ = [
     "ArtifactError",
@@ -40,7 +40,6 @@ DEFAULT_MAX_BYTES = 2 * 1024**3  # 2 GiB: larger than any model on the board, sm
 CHUNK = 1 << 20
 MAX_RETRY_AFTER = 120.0  # never sleep longer than this on a server's Retry-After
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 class ArtifactError(CuratorError):
@@ -66,11 +65,7 @@ def default_cache_dir() -> Path:
 
 
 def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
+    return sha256_file(path, CHUNK)
 
 
 def _normalise_hashes(sha256: str | Iterable[str]) -> tuple[str, ...]:
@@ -274,20 +269,16 @@ def _copy_file(url: str, out, max_bytes: int, allow_html: bool, progress: bool) 
 
 
 def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return min(float(value), MAX_RETRY_AFTER)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, min(when.timestamp() - time.time(), MAX_RETRY_AFTER))
+    from .http import _retry_after_seconds  # lazily: it imports requests
+
+    wait = _retry_after_seconds(value)
+    return None if wait is None else min(wait, MAX_RETRY_AFTER)
 
 
 def _download_with_retries(url, out, *, max_bytes, timeout, retries, progress, backoff, allow_html, max_seconds) -> str:
     import requests
+
+    from .http import RETRY_STATUSES
 
     bar = None
     sink = _Sink(out, url, max_bytes, allow_html, None, max_seconds)

@@ -43,6 +43,7 @@ from .radius import parse_radius
 from .report import environment, now_iso
 from .schemas import SUITE_SCHEMA_ID, validate, validate_with, validator_for_schema
 from .stats import DEFAULT_CONFIDENCE
+from .verify import replay_prediction
 
 _VAR = re.compile(r"\$\{([A-Z_]+)\}")
 ProgressFactory = Callable[[int, str], "Callable[[int], None] | None"]
@@ -255,25 +256,10 @@ def run_method(plugin: Verifier, params: dict[str, Any], ctx: Ctx, radius: float
     return out
 
 
-def _norm_of(delta, norm: str) -> float:
-    flat = delta.flatten()
-    return float({"l1": flat.abs().sum(), "l2": flat.pow(2).sum().sqrt(), "linf": flat.abs().max()}[norm])
-
-
 def replayed_class(model, x, witness, norm: str, radius: float) -> int | None:
-    """The model's class at ``witness`` when the witness lies in the threat set (ball ∩ box, with
-    float32 slack), else None: a witness that does not replay is no evidence."""
-    import torch
-
-    if witness is None:
-        return None
-    w = torch.as_tensor(witness, dtype=x.dtype, device=x.device).reshape(x.shape)
-    if not bool(torch.isfinite(w).all()) or float(w.min()) < -1e-6 or float(w.max()) > 1 + 1e-6:
-        return None
-    if _norm_of(w - x, norm) > radius * (1 + 1e-5) + 1e-7:
-        return None
-    with torch.no_grad():
-        return int(model(w.unsqueeze(0)).argmax(1))
+    """The model's class at ``witness`` when the witness lies in the threat set, else None: a
+    witness that does not replay is no evidence (:func:`curator.verify.replay_prediction`)."""
+    return None if witness is None else replay_prediction(model, x, witness, norm, radius)[0]
 
 
 def _cell(model_id: str, dataset: str, norm: str, radius: float, radius_text: str, method: dict[str, Any],

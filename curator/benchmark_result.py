@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from .errors import CuratorError
-from .jsonio import canonical_bytes, read_json, write_json_atomic
+from .jsonio import read_json, write_json_atomic
 from .report import ATTACK_REFUTES, now_iso
 from .sampling import merged_shard, shards_of_one_run, sum_timings
 from .schemas import require_valid

@@ -242,7 +242,7 @@ def _pct(v: Any) -> str:
 
 
 def to_markdown(r: DiffResult) -> str:
-    lines = [f"## Leaderboard changes", "",
+    lines = ["## Leaderboard changes", "",
              f"Compared `{r.merge_base[:12]}` (merge base) with `{r.head[:12]}`.", ""]
     if not (r.new or r.removed or r.changed or r.status or r.problems):
         lines.append("No leaderboard changes.")

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .api import PaperRecord, Scraper
+from .api import Scraper
 from .errors import CuratorError
 from .http import HttpClient, ScrapeError
 from .jsonio import dumps

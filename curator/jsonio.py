@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import math
 import os
 import tempfile
 from pathlib import Path
@@ -133,7 +132,3 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
 
 def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
     write_text_atomic(path, dumps(data))
-
-
-def is_finite_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)

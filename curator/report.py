@@ -8,10 +8,9 @@ a merged report can never carry a number that its samples do not support.
 from __future__ import annotations
 
 import platform
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 from . import __version__
 from .api import SampleResult

@@ -35,7 +35,7 @@ from typing import Any, Iterable, Iterator
 from jsonschema import Draft202012Validator
 
 from .errors import Problem, UsageError
-from .jsonio import MAX_JSON_BYTES, JsonFileError, is_finite_number, read_json
+from .jsonio import MAX_JSON_BYTES, JsonFileError, read_json
 from .paperid import normalise_title, paper_keys
 from .radius import RADIUS_TOLERANCE, parse_radius
 from .schemas import ENTRY_SCHEMA_ID, REPORT_SCHEMA_ID, validate_with, validator, validator_for_schema

@@ -15,7 +15,6 @@ robustness the base network's adversarial examples do not bound.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 import urllib.parse
@@ -149,24 +148,33 @@ def _norm(delta, norm: str):
     return {"l1": flat.abs().sum(), "l2": flat.pow(2).sum().sqrt(), "linf": flat.abs().max()}[norm]
 
 
-def replay_witness(model, x, label: int, witness, norm: str, radius: float) -> tuple[bool, str]:
-    """Re-execute an attack's witness in curator's own code: inside the threat set (ball ∩ box)
-    and misclassified by the model. A witness that does not replay is not evidence."""
+def replay_prediction(model, x, witness, norm: str, radius: float) -> tuple[int | None, str]:
+    """The model's class at ``witness`` when the witness lies in the threat set (ball ∩ box, with
+    float32 slack), else ``None`` and why; the second item is a sentence for the report."""
     import torch
 
     w = torch.as_tensor(witness, dtype=x.dtype, device=x.device).reshape(x.shape)
     if not bool(torch.isfinite(w).all()):
-        return False, "witness has non-finite values"
+        return None, "witness has non-finite values"
     if float(w.min()) < -1e-6 or float(w.max()) > 1 + 1e-6:
-        return False, "witness leaves the [0, 1] box"
+        return None, "witness leaves the [0, 1] box"
     dist = float(_norm(w - x, norm))
     if dist > radius * (1 + REPLAY_TOLERANCE) + 1e-7:
-        return False, f"witness is at {norm} distance {dist:.6g} > radius {radius:g}"
+        return None, f"witness is at {norm} distance {dist:.6g} > radius {radius:g}"
     with torch.no_grad():
         pred = int(model(w.unsqueeze(0)).argmax(dim=1))
+    return pred, f"predicted {pred} at {norm} distance {dist:.6g}"
+
+
+def replay_witness(model, x, label: int, witness, norm: str, radius: float) -> tuple[bool, str]:
+    """Re-execute an attack's witness in curator's own code: inside the threat set (ball ∩ box)
+    and misclassified by the model. A witness that does not replay is not evidence."""
+    pred, why = replay_prediction(model, x, witness, norm, radius)
+    if pred is None:
+        return False, why
     if pred == label:
         return False, "the model classifies the witness correctly"
-    return True, f"predicted {pred} at {norm} distance {dist:.6g}"
+    return True, why
 
 
 def run_attack(attack: Attack, loaded: Loaded, indices: list[int], norm: str, radius: float, params: dict[str, Any],

@@ -13,7 +13,6 @@ recorded in docs/security.md.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path

@@ -15,7 +15,6 @@ from __future__ import annotations
 import collections
 import hashlib
 import logging
-import os
 import socket
 import threading
 from pathlib import Path

@@ -15,7 +15,7 @@ import torch
 from curator.api import Attack, SampleResult, Verifier, hookimpl
 from curator.errors import CuratorError
 from curator.plugins import PluginHost
-from curator.report import ReportError, check_schema, merge_reports, summarize
+from curator.report import ReportError, check_schema, merge_reports
 from curator.sampling import indices_sha256, select_indices
 from curator.verify import VerifyError, VerifyOptions, resolve_model_url, verify_entry
 

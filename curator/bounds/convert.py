@@ -13,7 +13,6 @@ from .ops import (
     BoundAdd,
     BoundChannelAffine,
     BoundConv2d,
-    BoundIdentity,
     BoundLinear,
     BoundReLU,
     BoundReshape,

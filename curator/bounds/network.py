@@ -232,7 +232,6 @@ class BoundedNetwork:
         if len(self.output_shape) != 1:
             raise ValueError(f"margins need a flat output, the network's is {self.output_shape}")
         K = self.output_shape[0]
-        B = x.shape[0]
         labels = labels.to(x.device).long()
         eye = torch.eye(K, dtype=x.dtype, device=x.device)
         C = eye[labels].unsqueeze(1) - eye.unsqueeze(0)  # [B, K, K]: row j = e_y - e_j
