@@ -32,6 +32,7 @@ __all__ = [
     "Verifier",
     "Attack",
     "VerifyTask",
+    "params_with_defaults",
     "STATUSES",
     "ATTACK_STATUSES",
 ]
@@ -122,6 +123,15 @@ class SampleResult:
     @property
     def certified_correct(self) -> bool:
         return self.status == "certified" and self.correct
+
+
+def params_with_defaults(schema: dict[str, Any] | None, params: dict[str, Any] | None) -> dict[str, Any]:
+    """``params`` over the ``default`` of every property of a params JSON Schema: what a verifier runs
+    with, and what a report records."""
+    props = (schema or {}).get("properties", {})
+    out = {k: v["default"] for k, v in props.items() if isinstance(v, dict) and "default" in v}
+    out.update(params or {})
+    return out
 
 
 class Verifier(Registered):

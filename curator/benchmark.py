@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .api import Attack, SampleResult, Verifier, VerifyTask
+from .api import Attack, SampleResult, Verifier, VerifyTask, params_with_defaults
 from .benchmark_result import RESULT_VERSION, summarize_result
 from .errors import CuratorError
 from .jsonio import canonical_bytes, read_json, sha256_bytes
@@ -164,13 +164,6 @@ def parse_epsilons(values: list[Any]) -> list[tuple[float, str]]:
             out.append((parse_radius(v), v.replace(" ", "")))
         else:
             out.append((float(v), f"{float(v):g}"))
-    return out
-
-
-def params_with_defaults(plugin: Verifier, params: dict[str, Any] | None) -> dict[str, Any]:
-    props = (plugin.params_schema or {}).get("properties", {})
-    out = {k: v["default"] for k, v in props.items() if isinstance(v, dict) and "default" in v}
-    out.update(params or {})
     return out
 
 
@@ -381,7 +374,7 @@ def run_suite(suite_path: str | Path, opts: BenchOptions | None = None, host: An
     if attack_spec:
         if attack_spec["name"] in registry.names("verifier"):
             attack = registry.verifier(attack_spec["name"])
-            attack_params = params_with_defaults(attack, attack_spec.get("params"))
+            attack_params = params_with_defaults(attack.params_schema, attack_spec.get("params"))
         else:
             notes.append(f"attack {attack_spec['name']!r} is not installed: no upper-bound row, no attack cross-check")
     for kind, wanted, known in (("model", opts.models, [m["id"] for m in s["models"]]),
@@ -390,8 +383,8 @@ def run_suite(suite_path: str | Path, opts: BenchOptions | None = None, host: An
         if unknown:
             raise BenchmarkError(f"{suite.path}: no {kind} {unknown[0]!r} in the suite (known: {', '.join(known)})")
     verifiers = [(m.get("label") or m["name"], registry.verifier(m["name"]),
-                  params_with_defaults(registry.verifier(m["name"]), m.get("params"))) for m in s["verifiers"]
-                 if not opts.verifiers or (m.get("label") or m["name"]) in opts.verifiers]
+                  params_with_defaults(registry.verifier(m["name"]).params_schema, m.get("params")))
+                 for m in s["verifiers"] if not opts.verifiers or (m.get("label") or m["name"]) in opts.verifiers]
     rs = {"enabled": True, "low": 0.0, "high": 0.5, "tolerance": 0.001, "max_iterations": 12, "attack_check": True,
           **(s.get("radius_search") or {})}
     rs.setdefault("time_limit", 2 * float(s["time_limit"]))

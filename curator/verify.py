@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .api import Attack, SampleResult, Verifier, VerifyTask
+from .api import Attack, SampleResult, Verifier, VerifyTask, params_with_defaults
 from .digest import claim_digest
 from .errors import CuratorError
 from .jsonio import read_json
@@ -253,13 +253,6 @@ def find_attack(registry: Any, name: str | None) -> Attack | None:
 # --------------------------------------------------------------------------- the run
 
 
-def params_with_defaults(verifier: Verifier, params: dict[str, Any]) -> dict[str, Any]:
-    props = (verifier.params_schema or {}).get("properties", {})
-    out = {k: v["default"] for k, v in props.items() if isinstance(v, dict) and "default" in v}
-    out.update(params or {})
-    return out
-
-
 def verify_entry(entry_path: str | Path, opts: VerifyOptions | None = None, host: Any = None,
                  on_progress: Callable[[int, int, str], Callable[[int], None] | None] | None = None) -> dict[str, Any]:
     """Run the whole pipeline and return the report (schema-valid, numbers from :func:`summarize`).
@@ -284,7 +277,7 @@ def verify_entry(entry_path: str | Path, opts: VerifyOptions | None = None, host
     norm, radius = setting["norm"], float(setting["radius"])
     if norm not in verifier.norms:
         raise VerifyError(f"{entry_path}: /setting/norm: verifier {verifier.name} does not handle {norm}")
-    params = params_with_defaults(verifier, cert.get("params") or {})
+    params = params_with_defaults(verifier.params_schema, cert.get("params") or {})
     loaded = load_everything(entry_path, entry, registry, opts)
 
     selection = selection_for(entry, opts)
@@ -310,7 +303,7 @@ def verify_entry(entry_path: str | Path, opts: VerifyOptions | None = None, host
         notes.append(f"attack {attack.name} not run: the claim certifies a smoothed classifier, whose robustness an "
                      "attack on the base network does not bound")
     else:
-        attack_params = params_with_defaults(attack, {})
+        attack_params = params_with_defaults(attack.params_schema, {})
         cb = on_progress(len(indices), f"attack {attack.name}") if on_progress else None
         attack_block, witnesses = run_attack(attack, loaded, indices, norm, radius, attack_params, opts, cb)
         notes.extend(attack_block.pop("notes", []))

@@ -11,11 +11,11 @@ relative, which is why the margin lower bound is recorded in ``extra`` for the r
 from __future__ import annotations
 
 import time
-from typing import Any, Iterator
+from typing import Iterator
 
 import torch
 
-from ..api import SampleResult, VerifyTask
+from ..api import SampleResult, VerifyTask, params_with_defaults
 from ..errors import CuratorError
 from .convert import UnsupportedLayerError, from_module
 from .network import BoundedNetwork
@@ -95,7 +95,5 @@ def certify_task(
     return results
 
 
-def with_defaults(schema: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v["default"] for k, v in schema.get("properties", {}).items() if "default" in v}
-    out.update(params or {})
-    return out
+# The name the bundled bound verifiers import.
+with_defaults = params_with_defaults

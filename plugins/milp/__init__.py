@@ -25,7 +25,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from curator.api import SampleResult, Verifier, VerifyTask, hookimpl
+from curator.api import SampleResult, Verifier, VerifyTask, hookimpl, params_with_defaults
 
 __all__ = ["MilpVerifier"]
 
@@ -60,7 +60,7 @@ class MilpVerifier(Verifier):
         if task.norm not in self.norms:
             raise ValueError(f"milp: norm {task.norm!r} is not supported (l2 balls need a quadratic constraint; "
                              "use linf or l1)")
-        params = {"time_limit": 60.0, "bounds": "crown", "replay_tolerance": 1e-4, **(task.params or {})}
+        params = params_with_defaults(self.params_schema, task.params)
         time_limit = float(task.time_limit or params["time_limit"])
         model = task.model.eval()
         input_shape = tuple(task.inputs.shape[1:])

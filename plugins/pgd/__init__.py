@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from curator.api import Attack, SampleResult, VerifyTask, hookimpl
+from curator.api import Attack, SampleResult, VerifyTask, hookimpl, params_with_defaults
 from curator.pgd import in_threat_set, margins, pgd
 
 __version__ = "1.0.0"
@@ -42,8 +42,7 @@ class PGD(Attack):
     params_schema = PARAMS_SCHEMA
 
     def verify(self, task: VerifyTask) -> list[SampleResult]:
-        p = {k: v["default"] for k, v in PARAMS_SCHEMA["properties"].items()}
-        p.update(task.params or {})
+        p = params_with_defaults(PARAMS_SCHEMA, task.params)
         seed = task.seed if p["seed"] is None else int(p["seed"])
         bs = int(p["batch_size"])
         model = task.model

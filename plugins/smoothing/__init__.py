@@ -15,7 +15,7 @@ import math
 import time
 from typing import Any
 
-from curator.api import SampleResult, Verifier, VerifyTask, hookimpl
+from curator.api import SampleResult, Verifier, VerifyTask, hookimpl, params_with_defaults
 
 from .certify import (
     NATIVE_NORM,
@@ -50,9 +50,7 @@ PARAMS_SCHEMA: dict[str, Any] = {
 
 
 def with_defaults(params: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v["default"] for k, v in PARAMS_SCHEMA["properties"].items() if "default" in v}
-    out.update(params)
-    return out
+    return params_with_defaults(PARAMS_SCHEMA, params)
 
 
 class Smoothing(Verifier):
