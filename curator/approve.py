@@ -39,7 +39,7 @@ from .digest import claim_digest
 from .errors import CuratorError
 from .jsonio import JsonFileError, read_json, write_bytes_atomic
 from .radius import RADIUS_TOLERANCE
-from .schemas import ENTRY_SCHEMA_ID, REPORT_SCHEMA_ID, validate
+from .schemas import REPORT_SCHEMA_ID, validate
 
 # The steps of the transaction, in order; the fault hook runs after each.
 STEPS = (
@@ -130,10 +130,7 @@ def report_mismatches(entry: dict[str, Any], report: dict[str, Any]) -> list[str
 
 
 def _entry_problems(entry: Any, file: str, registry: Any = None) -> list[str]:
-    """Schema and semantic problems of a submission, as lines."""
-    problems = [f"{file}: {ptr or '/'}: {msg}" for ptr, msg in validate(entry, ENTRY_SCHEMA_ID)]
-    if problems:
-        return problems
+    """Schema problems of a submission, or when it has none its semantic errors, as lines."""
     from .validate import check_entry
 
     if registry is None:

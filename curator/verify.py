@@ -28,9 +28,10 @@ from .digest import claim_digest
 from .errors import CuratorError
 from .jsonio import read_json
 from .report import (
-    ATTACK_REFUTES, MAX_WITNESS_VALUES, REPORT_VERSION, environment, now_iso, run_id, sample_arrays, summarize,
+    ATTACK_REFUTES, MAX_WITNESS_VALUES, REPORT_VERSION, attack_counts, environment, now_iso, run_id, sample_arrays,
+    summarize,
 )
-from .stats import DEFAULT_CONFIDENCE, proportion
+from .stats import DEFAULT_CONFIDENCE
 
 DEFAULT_ATTACK = "pgd"
 REPLAY_TOLERANCE = 1e-5  # relative slack on the radius when replaying a witness (float32 arithmetic)
@@ -312,9 +313,8 @@ def verify_entry(entry_path: str | Path, opts: VerifyOptions | None = None, host
     claimed = float(entry["result"]["certified_accuracy"])
     early_refuted = False
     if attack_block is not None and shard_n == 1:
-        statuses = attack_block["samples"]["status"]
-        attacked = proportion(sum(s not in ATTACK_REFUTES for s in statuses), len(statuses), opts.confidence)
-        early_refuted = len(statuses) > 0 and claimed > attacked.upper
+        attacked = attack_counts(attack_block)
+        early_refuted = attacked is not None and attacked.n > 0 and claimed > attacked.upper
         attack_block["early_stop"] = early_refuted
         if early_refuted:
             notes.append("the attack refuted the claim before certification: the verifier was not run")
@@ -365,14 +365,16 @@ def verify_entry(entry_path: str | Path, opts: VerifyOptions | None = None, host
     if note:
         threat["note"] = note
     m = entry["model"]
+    n_total = int(loaded.split.inputs.shape[0])
+    selection_sha = indices_sha256(all_indices)
     report: dict[str, Any] = {
         "report_version": REPORT_VERSION,
         "entry": {"id": entry["id"], "sha256": entry_sha, "claimed_certified_accuracy": claimed,
                   "verifier": cert["verifier"], "same_protocol": True},
         "model": {"sha256": m["sha256"], "format": m["format"], "architecture": m["architecture"]["name"],
                   "url": m["url"]},
-        "dataset": {"name": setting["dataset"], "n_total": int(loaded.split.inputs.shape[0]), "selection": selection,
-                    "indices_sha256": indices_sha256(all_indices), "source": loaded.split.source or ""},
+        "dataset": {"name": setting["dataset"], "n_total": n_total, "selection": selection,
+                    "indices_sha256": selection_sha, "source": loaded.split.source or ""},
         "threat": threat,
         "verifier": verifier_block,
         "attack": attack_block,
@@ -385,8 +387,7 @@ def verify_entry(entry_path: str | Path, opts: VerifyOptions | None = None, host
                     "attack": round(t_verify - t_attack, 6), "verify": round(t_end - t_verify, 6),
                     "total": round(t_end - t_start, 6)},
         "shard": {"index": shard_i, "count": shard_n,
-                  "run_id": run_id(entry_sha, m["sha256"], indices_sha256(all_indices), verifier_block, opts.seed,
-                                   shard_n)},
+                  "run_id": run_id(entry_sha, m["sha256"], selection_sha, verifier_block, opts.seed, shard_n)},
         "created_at": now_iso(),
         "notes": notes,
     }
@@ -395,7 +396,6 @@ def verify_entry(entry_path: str | Path, opts: VerifyOptions | None = None, host
     # A claim measured on other samples than this run's is itself a binomial measurement: the
     # same-protocol refutation then compares two samples (docs/verdicts.md, rule 4).
     claim_selection = entry["result"].get("sample_selection")
-    n_total = int(loaded.split.inputs.shape[0])
     same_samples = claim_selection is not None and all_indices == select_indices(claim_selection, n_total)
     if "n_samples" in entry["result"] and not same_samples:
         report["entry"]["claimed_n_samples"] = int(entry["result"]["n_samples"])
