@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-TABULAR_ENVS = ("tabular*", "tabularx", "tabular", "longtable", "tabulary")
 _BEGIN_RE = re.compile(r"\\begin\{(tabular\*|tabularx|tabulary|tabular|longtable)\}")
 _TABLE_BEGIN_RE = re.compile(r"\\begin\{(table\*?|sidewaystable\*?|wraptable|figure\*?)\}")
 

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from .bounds.network import BoundedNetwork
-from .bounds.ops import BoundAdd, BoundChannelAffine, BoundConv2d, BoundIdentity, BoundLinear, BoundReLU, BoundReshape
+from .bounds.ops import BoundAdd, BoundChannelAffine, BoundConv2d, BoundLinear, BoundReLU, BoundReshape
 
 DENSE_LIMIT = 1 << 24
 ROUNDING = 1.0 + 1e-6
@@ -74,7 +74,7 @@ def _power(op, in_shape, iterations: int, seed: int = 0) -> float:
 def operator_norm(op, in_shape, out_shape, norm: str, method: str = "exact", iterations: int = 200,
                   safety: float = 0.05) -> float:
     """An upper bound on ``‖op‖_{p→p}`` (see the module docstring for which are proofs)."""
-    if isinstance(op, (BoundReLU, BoundReshape, BoundIdentity)):
+    if isinstance(op, (BoundReLU, BoundReshape)):
         return 1.0
     if isinstance(op, BoundChannelAffine):
         return float(op.scale.abs().max())

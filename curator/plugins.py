@@ -83,9 +83,6 @@ class Registry:
     def all(self, kind: str) -> list[Registered]:
         return [obj for _, (obj, _) in sorted(self._objects[kind].items())]
 
-    def owner(self, kind: str, name: str) -> str:
-        return self._objects[kind][name][1]
-
     # Convenience accessors, used throughout the host.
     def verifier(self, name: str):
         return self.get("verifier", name)

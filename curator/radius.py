@@ -25,12 +25,4 @@ def parse_radius(text: str) -> float:
     return float(num)
 
 
-def format_radius(value: float) -> str:
-    """A readable text for a radius: ``k/255`` when it is one, else a short decimal."""
-    k = value * 255
-    if abs(k - round(k)) < 1e-9 and round(k) != 0 and abs(value - round(value)) > 1e-12:
-        return f"{round(k)}/255"
-    return f"{value:g}"
-
-
 RADIUS_TOLERANCE = 1e-9

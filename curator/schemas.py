@@ -76,13 +76,6 @@ def _load_all() -> dict[str, dict[str, Any]]:
     return schemas
 
 
-def schema_files() -> dict[str, str]:
-    """``$id`` → file name, for documentation and ``curator schemas``."""
-    out = {}
-    for item in resources.files("curator_schemas").iterdir():
-        if item.name.endswith(".schema.json"):
-            out[json.loads(item.read_text(encoding="utf-8"))["$id"]] = item.name
-    return out
 
 
 @lru_cache(maxsize=1)

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 from .api import PaperRecord, Scraper
 from .http import HttpClient, NotFound, ScrapeError
-from .refs import classify, title_similarity
+from .refs import title_similarity
 from .venues import is_preprint_venue, short_venue
 
 # A title search answer counts as the paper only when its normalised title is this similar
@@ -126,12 +126,6 @@ def paper_block(record: PaperRecord) -> dict[str, Any]:
 
 
 def record_dict(record: PaperRecord) -> dict[str, Any]:
-    return {k: v for k, v in asdict(record).items()}
+    return asdict(record)
 
 
-def canonical_ref(ref: str) -> str:
-    """``arxiv:ID`` / ``doi:…`` / ``openreview:ID`` for an id-bearing reference, else the ref."""
-    c = classify(ref)
-    if c.kind in ("arxiv", "doi", "openreview"):
-        return f"{c.kind}:{c.value}"
-    return c.value

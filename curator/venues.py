@@ -63,7 +63,3 @@ def short_venue(name: str | None, year: int | None = None) -> str | None:
     return short if short is not None else name[:200]
 
 
-def year_in(name: str | None) -> int | None:
-    """A four-digit year written in a venue name ("ICLR 2024 poster" → 2024)."""
-    m = re.search(r"\b(19[5-9]\d|20\d\d)\b", name or "")
-    return int(m.group(1)) if m else None

@@ -108,9 +108,6 @@ class BoundedNetwork:
         allb = self.ibp_all(x, norm, eps)
         return [allb[self.nodes[r].inputs[0]] for r in self.relu_nodes]
 
-    def ibp_output(self, x: torch.Tensor, norm: str, eps) -> Bounds:
-        return self.ibp_all(x, norm, eps)[-1]
-
     # ------------------------------------------------------------------ CROWN
     def _backward(
         self,

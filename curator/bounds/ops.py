@@ -53,19 +53,6 @@ class BoundOp:
         return f"{type(self).__name__}({self.in_shapes} -> {self.out_shape})"
 
 
-class BoundIdentity(BoundOp):
-    name = "identity"
-
-    def forward(self, x):
-        return x
-
-    def ibp(self, b):
-        return b
-
-    def backward(self, A, pre):
-        return [A], None
-
-
 class BoundReshape(BoundOp):
     """Flatten / Reshape / Unflatten: a pure relabelling of the same values."""
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 from scipy.stats import norm as _normal
@@ -224,4 +223,3 @@ def sample_generator(seed: int, index: int, device: str) -> torch.Generator:
     return gen
 
 
-RunFn = Callable[[Sampler], Outcome]
