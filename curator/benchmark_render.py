@@ -11,11 +11,11 @@ Output is byte-identical for the same results (no dates; sorted; deterministic S
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Sequence
 
 from .jsonio import write_text_atomic
+from .store import slugify
 
 BENCHMARK_MD = "README.md"
 RESULTS_DIR = "benchmark"  # in a leaderboard store: benchmark/*.json → benchmark/README.md + benchmark/plots/
@@ -26,7 +26,7 @@ def _pct(v: float) -> str:
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^0-9a-z]+", "-", text.lower()).strip("-") or "x"
+    return slugify(text) or "x"
 
 
 def model_tables(result: dict[str, Any]) -> list[dict[str, Any]]:

@@ -26,10 +26,10 @@ from .api import PaperRecord, Scraper
 from .errors import Problem
 from .http import HttpClient, NotFound, ScrapeError
 from .paperid import normalise_title
-from .refs import title_similarity
+from .refs import TITLE_MATCH_THRESHOLD, title_similarity
 from .scrape import link_published, resolve
 
-TITLE_SIMILARITY_THRESHOLD = 0.9
+TITLE_SIMILARITY_THRESHOLD = TITLE_MATCH_THRESHOLD
 
 
 def strongest_ref(paper: dict[str, Any]) -> str:

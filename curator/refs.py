@@ -67,6 +67,10 @@ def classify(ref: str) -> Ref:
 
 normalise_title = paperid.normalise_title
 
+# Two titles name the same paper when their title_similarity is at least this: scraper title
+# searches, `curator validate --online` and `curator enrich` all use it.
+TITLE_MATCH_THRESHOLD = 0.9
+
 
 def title_similarity(a: str, b: str) -> float:
     """difflib ratio (0..1) of the normalised titles."""

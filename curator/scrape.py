@@ -14,12 +14,9 @@ from typing import Any, Iterable
 
 from .api import PaperRecord, Scraper
 from .http import HttpClient, NotFound, ScrapeError
-from .refs import title_similarity
+from .refs import TITLE_MATCH_THRESHOLD, title_similarity
 from .venues import is_preprint_venue, short_venue
 
-# A title search answer counts as the paper only when its normalised title is this similar
-# (difflib ratio) to the one asked for; `curator validate --online` uses the same threshold.
-TITLE_MATCH_THRESHOLD = 0.9
 
 
 def ordered_scrapers(ref: str, scrapers: Iterable[Scraper]) -> list[Scraper]:

@@ -29,6 +29,11 @@ class StorePathError(CuratorError):
     pass
 
 
+def slugify(text: str) -> str:
+    """``text`` lowercased, every run of characters other than a-z and 0-9 made one '-', trimmed."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
 def check_slug(value: Any, what: str) -> str:
     if not isinstance(value, str) or not SLUG_RE.fullmatch(value):  # fullmatch: "x\n" is no slug
         raise StorePathError(f"{what} {value!r} is not a slug (lowercase letters, digits and '-', at most 128)")

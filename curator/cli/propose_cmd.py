@@ -4,7 +4,6 @@ are never published automatically."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -20,19 +19,16 @@ from ..plugins import get_registry
 from ..propose import Claim, latex_title, read_table
 from ..refs import arxiv_id, normalise_title
 from ..schemas import ENTRY_SCHEMA_ID, validate
+from ..store import slugify
 from ..scrape import paper_block, resolve
 from .common import emit, format_option
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9]+", "-", text.lower())).strip("-")
-
-
 def draft_entry(claim: Claim, paper: dict[str, Any], aid: str) -> dict[str, Any]:
     family = (normalise_title(paper["authors"][0]).split() or ["paper"])[-1] if paper.get("authors") else "arxiv"
-    eid = _slug(f"{family}{paper.get('year') or ''}-{claim.dataset}-{claim.norm}-{claim.radius_text}-t{claim.table}-r{claim.row}-c{claim.column}")
+    eid = slugify(f"{family}{paper.get('year') or ''}-{claim.dataset}-{claim.norm}-{claim.radius_text}-t{claim.table}-r{claim.row}-c{claim.column}")
     if family == "arxiv":
-        eid = _slug(f"arxiv-{aid}-{claim.dataset}-{claim.norm}-{claim.radius_text}-t{claim.table}-r{claim.row}-c{claim.column}")
+        eid = slugify(f"arxiv-{aid}-{claim.dataset}-{claim.norm}-{claim.radius_text}-t{claim.table}-r{claim.row}-c{claim.column}")
     result: dict[str, Any] = {"certified_accuracy": claim.certified_accuracy}
     if claim.clean_accuracy is not None:
         result["clean_accuracy"] = claim.clean_accuracy

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from ..plugins import get_registry
 from ..radius import parse_radius
 from ..refs import normalise_title
 from ..schemas import ENTRY_SCHEMA_ID, validate
+from ..store import slugify
 from ..scrape import link_published, paper_block, record_dict, resolve
 from .common import emit, format_option
 
@@ -73,16 +73,12 @@ def scrape_command(ref: str, only: str | None, published: bool, offline: bool, f
     emit(doc, fmt, _record_text)
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9]+", "-", text.lower())).strip("-")
-
-
 def default_entry_id(paper: dict[str, Any], dataset: str, norm: str, radius_text: str) -> str:
     """``<first author family name><year>-<dataset>-<norm>-<radius>``, e.g. ``muller2023-cifar10-linf-8-255``."""
     author = paper["authors"][0] if paper.get("authors") else normalise_title(paper["title"]).split(" ")[0]
     family = normalise_title(author).split(" ")[-1] if author else "paper"
     year = paper.get("year") or ""
-    eid = _slug(f"{family}{year}-{dataset}-{norm}-{radius_text}")
+    eid = slugify(f"{family}{year}-{dataset}-{norm}-{radius_text}")
     return eid[:128].strip("-")
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -55,7 +54,7 @@ class SiteSummary:
 
 
 def setting_slug(dataset: str, norm: str, radius_text: str) -> str:
-    return "-".join([dataset, norm, re.sub(r"[^0-9a-z]+", "-", radius_text.lower()).strip("-") or "0"])
+    return "-".join([dataset, norm, store.slugify(radius_text) or "0"])
 
 
 def _env() -> Environment:

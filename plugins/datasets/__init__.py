@@ -12,7 +12,7 @@ from pathlib import Path
 
 from curator import datasets as ds
 from curator.api import Dataset, DatasetSplit, hookimpl
-from curator.artifacts import ArtifactError, fetch, fetch_any, file_sha256
+from curator.artifacts import fetch, fetch_any, find_local
 
 __version__ = "1.0.0"
 
@@ -117,16 +117,10 @@ class CIFAR10(Dataset):
                     raise ds.DatasetError(f"{path}: {path.stat().st_size} bytes, expected {ds.CIFAR_TEST_BYTES}")
                 x, y = ds.parse_cifar_binary(path.read_bytes(), str(path))
                 return DatasetSplit(x, y, 10, source=str(path))
-        archive = None
-        for path in _candidates(data_dir, ("", "cifar10"), CIFAR10_ARCHIVE):
-            if path.is_file():
-                actual = file_sha256(path)
-                if actual != sha:
-                    raise ArtifactError(f"{path}: sha256 mismatch: expected {sha}, got {actual}")
-                archive, source = path, str(path)
-                break
+        archive = find_local(_candidates(data_dir, ("", "cifar10"), CIFAR10_ARCHIVE), sha)
+        source = str(archive) if archive is not None else url
         if archive is None:
-            archive, source = fetch(url, sha, cache_dir, progress=progress), url
+            archive = fetch(url, sha, cache_dir, progress=progress)
         data = ds.cifar_test_batch_from_archive(archive)
         x, y = ds.parse_cifar_binary(data, f"{archive}:{ds.CIFAR_TEST_MEMBER}")
         if len(y) != 10000:

@@ -19,7 +19,7 @@ from curator.venues import short_venue
 __version__ = "1.0.0"
 
 DEFAULT_URL = "https://dblp.org/search/publ/api"
-TITLE_THRESHOLD = 0.9
+TITLE_THRESHOLD = refs.TITLE_MATCH_THRESHOLD
 
 
 def _as_list(x: Any) -> list:

@@ -24,7 +24,7 @@ __version__ = "1.0.0"
 DEFAULT_URL = "https://api.semanticscholar.org/graph/v1"
 FIELDS = "title,authors,year,venue,externalIds,publicationVenue,journal,url,abstract,publicationDate,openAccessPdf"
 # Title lookups: the best match must be at least this similar (difflib on normalised titles).
-TITLE_THRESHOLD = 0.9
+TITLE_THRESHOLD = refs.TITLE_MATCH_THRESHOLD
 
 
 def record_from_paper(paper: Any, where: str) -> PaperRecord:
