@@ -241,3 +241,13 @@ def test_every_hook_has_a_docstring_and_is_documented(repo):
         assert (getattr(hookspecs, name).__doc__ or "").strip(), f"hook {name} has no docstring"
         assert f"`{name}" in doc, f"hook {name} is not documented in docs/plugins.md"
     assert Importer.__doc__ and Verifier.__doc__
+
+
+def test_loading_the_plugins_imports_neither_torch_nor_scipy():
+    """`curator validate` loads every plugin once per file in CI: the bundled ones keep torch and
+    scipy (about 1.5 s of imports) inside the methods that need them."""
+    code = ("import sys; from curator.plugins import get_registry; r = get_registry(); "
+            "assert r.names('verifier') and r.names('dataset'); "
+            "print(sorted(m for m in ('torch', 'scipy', 'numpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from curator.api import SampleResult, Verifier, VerifyTask, hookimpl
-from curator.bounds.certify import certify_task, with_defaults
+from curator.api import SampleResult, Verifier, VerifyTask, hookimpl, params_with_defaults
 
 __version__ = "1.0.0"
 
@@ -38,7 +37,9 @@ class CROWN(Verifier):
     per_sample_radius = True
 
     def verify(self, task: VerifyTask) -> list[SampleResult]:
-        p = with_defaults(PARAMS_SCHEMA, task.params)
+        from curator.bounds.certify import certify_task  # lazily: torch is not needed to list plugins
+
+        p = params_with_defaults(PARAMS_SCHEMA, task.params)
         methods = [("crown", p["intermediate"]), ("ibp", "ibp")]
         return certify_task(task, methods, int(p["batch_size"]), p["dtype"])
 

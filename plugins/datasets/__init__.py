@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from curator import datasets as ds
 from curator.api import Dataset, DatasetSplit, hookimpl
 from curator.artifacts import fetch, fetch_any, find_local
 
@@ -79,6 +78,8 @@ class MNIST(Dataset):
     def load(self, data_dir: Path | None, cache_dir: Path, progress: bool = True) -> DatasetSplit:
         import torch
 
+        from curator import datasets as ds  # lazily: torch is not needed to list plugins
+
         data_dir = ds.data_dir_from_env(data_dir)
         img_path, img_src = self._file("images", data_dir, cache_dir, progress)
         lbl_path, _ = self._file("labels", data_dir, cache_dir, progress)
@@ -106,6 +107,8 @@ class CIFAR10(Dataset):
     num_classes = 10
 
     def load(self, data_dir: Path | None, cache_dir: Path, progress: bool = True) -> DatasetSplit:
+        from curator import datasets as ds  # lazily: torch is not needed to list plugins
+
         data_dir = ds.data_dir_from_env(data_dir)
         url = os.environ.get("CURATOR_CIFAR10_URL") or CIFAR10_URL
         sha = (os.environ.get("CURATOR_CIFAR10_SHA256") or CIFAR10_SHA256).lower()
@@ -137,6 +140,8 @@ class CIFAR10First100(Dataset):
     FILE = "cifar10_test_first100.csv"
 
     def load(self, data_dir: Path | None, cache_dir: Path, progress: bool = True) -> DatasetSplit:
+        from curator import datasets as ds  # lazily: torch is not needed to list plugins
+
         data_dir = ds.data_dir_from_env(data_dir)
         for path in _candidates(data_dir, ("", "cifar10"), self.FILE):
             if path.is_file():
@@ -156,6 +161,8 @@ class ImageNet(Dataset):
     num_classes = 1000
 
     def load(self, data_dir: Path | None, cache_dir: Path, progress: bool = True) -> DatasetSplit:
+        from curator import datasets as ds  # lazily: torch is not needed to list plugins
+
         data_dir = ds.data_dir_from_env(data_dir)
         if data_dir is None:
             raise ds.DatasetError("imagenet is never downloaded: point --data-dir (or CURATOR_DATA) at a folder holding imagenet/val/<wnid>/*.JPEG")
@@ -181,6 +188,8 @@ class Digits(Dataset):
     num_classes = 10
 
     def load(self, data_dir: Path | None, cache_dir: Path, progress: bool = True) -> DatasetSplit:
+        from curator import datasets as ds  # lazily: torch is not needed to list plugins
+
         x, y = ds.load_digits_arrays("test")
         return DatasetSplit(x, y, 10, source="sklearn.datasets.load_digits (curator test split)")
 
@@ -192,6 +201,8 @@ class Npz(Dataset):
     num_classes = 0  # whatever the file holds
 
     def load(self, data_dir: Path | None, cache_dir: Path, progress: bool = True) -> DatasetSplit:
+        from curator import datasets as ds  # lazily: torch is not needed to list plugins
+
         env = os.environ.get("CURATOR_NPZ")
         data_dir = ds.data_dir_from_env(data_dir)
         candidates = [Path(env)] if env else []

@@ -12,11 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import torch
-
-from curator.api import SampleResult, Verifier, VerifyTask, hookimpl
-from curator.bounds.certify import bounded_network, with_defaults
-from curator.lipschitz import margin_lipschitz
+from curator.api import SampleResult, Verifier, VerifyTask, hookimpl, params_with_defaults
 
 __version__ = "1.0.0"
 
@@ -45,7 +41,12 @@ class Lipschitz(Verifier):
     per_sample_radius = True
 
     def verify(self, task: VerifyTask) -> list[SampleResult]:
-        p = with_defaults(PARAMS_SCHEMA, task.params)
+        import torch  # lazily: torch is not needed to list plugins
+
+        from curator.bounds.certify import bounded_network
+        from curator.lipschitz import margin_lipschitz
+
+        p = params_with_defaults(PARAMS_SCHEMA, task.params)
         t0 = time.perf_counter()
         net = bounded_network(task, torch.float32)
         K = margin_lipschitz(net, task.norm, p["l2_method"], iterations=int(p["iterations"]),

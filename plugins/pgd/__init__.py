@@ -12,10 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import torch
-
 from curator.api import Attack, SampleResult, VerifyTask, hookimpl, params_with_defaults
-from curator.pgd import in_threat_set, margins, pgd
 
 __version__ = "1.0.0"
 
@@ -42,6 +39,10 @@ class PGD(Attack):
     params_schema = PARAMS_SCHEMA
 
     def verify(self, task: VerifyTask) -> list[SampleResult]:
+        import torch  # lazily: torch is not needed to list plugins
+
+        from curator.pgd import in_threat_set, margins, pgd
+
         p = params_with_defaults(PARAMS_SCHEMA, task.params)
         seed = task.seed if p["seed"] is None else int(p["seed"])
         bs = int(p["batch_size"])

@@ -17,16 +17,7 @@ from typing import Any
 
 from curator.api import SampleResult, Verifier, VerifyTask, hookimpl, params_with_defaults
 
-from .certify import (
-    NATIVE_NORM,
-    NOISES,
-    Sampler,
-    TimeLimit,
-    certify,
-    norm_factor,
-    sample_generator,
-    sequential,
-)
+from .noise import NATIVE_NORM, NOISES
 
 __version__ = "1.0.0"
 
@@ -63,6 +54,8 @@ class Smoothing(Verifier):
     params_schema = PARAMS_SCHEMA
 
     def threat_note(self, norm: str, radius: float, input_shape: tuple[int, ...], params: dict[str, Any]) -> str | None:
+        from .certify import norm_factor  # lazily: torch and scipy are not needed to list plugins
+
         p = with_defaults(params)
         native = NATIVE_NORM[p["noise"]]
         if norm == native:
@@ -73,6 +66,8 @@ class Smoothing(Verifier):
                 f"{c:g}·{radius:g} = {c * radius:g} (d = {d}); the reported radii are {norm} radii")
 
     def verify(self, task: VerifyTask) -> list[SampleResult]:
+        from .certify import Sampler, TimeLimit, certify, norm_factor, sample_generator, sequential
+
         p = with_defaults(task.params)
         noise, sigma = p["noise"], float(p["sigma"])
         dim = int(task.inputs[0].numel())

@@ -33,8 +33,7 @@ from scipy.stats import norm as _normal
 
 from curator.stats import cp_lower, cp_upper
 
-NOISES = ("gaussian", "uniform", "laplace")
-NATIVE_NORM = {"gaussian": "l2", "uniform": "l1", "laplace": "l1"}
+from .noise import NATIVE_NORM
 
 
 class TimeLimit(Exception):
