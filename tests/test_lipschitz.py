@@ -79,3 +79,28 @@ def test_lipschitz_verifier_certifies_a_small_lipschitz_network():
         for r, a, c in zip(res, pgd, crown):
             if r.status == "certified":
                 assert a.status == "not_broken" and c.status == "certified"
+
+
+def test_constants_are_reused_per_model_and_renewed_when_weights_change():
+    import copy
+
+    from curator_plugins.lipschitz import _CONSTANTS
+
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 3)).eval()
+    x = torch.rand(30, 1, 4, 4)
+    y = model(x).argmax(1)
+    lip = get_registry().verifier("lipschitz")
+
+    def slack(m):
+        task = VerifyTask(model=m, inputs=x, labels=y, indices=list(range(30)), norm="l2", radius=0.05,
+                          params={}, num_classes=3)
+        return [r.extra["margin_slack"] for r in lip.verify(task)]
+
+    first = slack(model)
+    assert slack(model) == first and len(_CONSTANTS[model][1]) == 1
+    with torch.no_grad():  # a weight change in place must not reuse the old constant
+        model[1].weight.mul_(3.0)
+    changed = slack(model)
+    assert changed == pytest.approx(slack(copy.deepcopy(model)))
+    assert changed != pytest.approx(first)

@@ -10,6 +10,7 @@ ordinary ones the product of operator norms is far too loose to certify anything
 from __future__ import annotations
 
 import time
+import weakref
 from typing import Any
 
 from curator.api import SampleResult, Verifier, VerifyTask, hookimpl, params_with_defaults
@@ -31,6 +32,37 @@ PARAMS_SCHEMA: dict[str, Any] = {
 }
 
 
+# K depends only on the model's weights, the norm and the params, not on the inputs, and an exact ℓ2
+# constant of a conv net takes tens of seconds: the hosts call verify once per batch, so K is
+# computed once per model. The key holds every weight tensor's in-place version counter, so
+# weights changed in place (a training step, load_state_dict) give a new key, never a stale K.
+_CONSTANTS: "weakref.WeakKeyDictionary[Any, tuple[tuple, dict[tuple, Any]]]" = weakref.WeakKeyDictionary()
+
+
+def _weights_version(model) -> tuple:
+    return tuple((id(t), t._version) for t in (*model.parameters(), *model.buffers()))
+
+
+def margin_constants(task: VerifyTask, p: dict[str, Any]):
+    """``K[p, j]`` for the task's model (see :func:`curator.lipschitz.margin_lipschitz`), cached per
+    model, weights version, norm, params and device."""
+    import torch
+
+    from curator.bounds.certify import bounded_network
+    from curator.lipschitz import margin_lipschitz
+
+    version = _weights_version(task.model)
+    if task.model not in _CONSTANTS or _CONSTANTS[task.model][0] != version:
+        _CONSTANTS[task.model] = (version, {})
+    cached = _CONSTANTS[task.model][1]
+    key = (task.norm, p["l2_method"], int(p["iterations"]), float(p["safety"]), str(task.device))
+    if key not in cached:
+        net = bounded_network(task, torch.float32)
+        cached[key] = margin_lipschitz(net, task.norm, p["l2_method"], iterations=int(p["iterations"]),
+                                       safety=float(p["safety"]))
+    return cached[key]
+
+
 class Lipschitz(Verifier):
     name = "lipschitz"
     version = __version__
@@ -43,14 +75,9 @@ class Lipschitz(Verifier):
     def verify(self, task: VerifyTask) -> list[SampleResult]:
         import torch  # lazily: torch is not needed to list plugins
 
-        from curator.bounds.certify import bounded_network
-        from curator.lipschitz import margin_lipschitz
-
         p = params_with_defaults(PARAMS_SCHEMA, task.params)
         t0 = time.perf_counter()
-        net = bounded_network(task, torch.float32)
-        K = margin_lipschitz(net, task.norm, p["l2_method"], iterations=int(p["iterations"]),
-                             safety=float(p["safety"]))
+        K = margin_constants(task, p)
         setup = time.perf_counter() - t0
         n = len(task.labels)
         r = task.radius_of_rows()
