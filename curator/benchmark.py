@@ -40,7 +40,7 @@ from .benchmark_result import RESULT_VERSION, summarize_result
 from .errors import CuratorError
 from .jsonio import canonical_bytes, read_json, sha256_bytes
 from .radius import parse_radius
-from .report import environment, now_iso
+from .report import environment, now_iso, sample_arrays
 from .schemas import SUITE_SCHEMA_ID, validate, validate_with, validator_for_schema
 from .stats import DEFAULT_CONFIDENCE
 from .verify import replay_prediction
@@ -256,20 +256,11 @@ def replayed_class(model, x, witness, norm: str, radius: float) -> int | None:
 
 
 def _cell(model_id: str, dataset: str, norm: str, radius: float, radius_text: str, method: dict[str, Any],
-          results: list[SampleResult], status_map: Callable[[SampleResult], str] | None = None) -> dict[str, Any]:
-    return {
-        "model": model_id, "dataset": dataset, "norm": norm, "radius": radius, "radius_text": radius_text,
-        "method": method,
-        "samples": {
-            "index": [int(r.index) for r in results],
-            "label": [int(r.label) for r in results],
-            "predicted": [int(r.predicted) for r in results],
-            "status": [status_map(r) if status_map else r.status for r in results],
-            "radius": [None if r.radius is None else float(r.radius) for r in results],
-            "seconds": [round(max(0.0, float(r.seconds)), 6) for r in results],
-        },
-        "summary": {},
-    }
+          results: list[SampleResult]) -> dict[str, Any]:
+    # The result schema keeps no per-sample extras (witnesses and bounds stay in verify reports).
+    samples = {k: v for k, v in sample_arrays(results).items() if k != "extra"}
+    return {"model": model_id, "dataset": dataset, "norm": norm, "radius": radius, "radius_text": radius_text,
+            "method": method, "samples": samples, "summary": {}}
 
 
 def search_radii(plugin: Verifier, params: dict[str, Any], ctx: Ctx, rows: list[int], low: float, high: float,
