@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import json
 import re
 import os
@@ -132,3 +134,30 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
 
 def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
     write_text_atomic(path, dumps(data))
+
+
+def read_capped(source: str | os.PathLike | bytes, max_bytes: int, error: type[CuratorError],
+                kind: str = "file") -> tuple[bytes, str]:
+    """The bytes of a file (or of ``source`` itself), gunzipped when they start with the gzip
+    magic, and a name for messages. Raises ``error`` when the file or its decompressed content is
+    over ``max_bytes``; decompression stops one byte past the cap, so a gzip bomb is never inflated."""
+    if isinstance(source, (bytes, bytearray)):
+        raw, name = bytes(source), "<bytes>"
+    else:
+        path = Path(source)
+        name = str(path)
+        try:
+            if path.stat().st_size > max_bytes:
+                raise error(f"{name}: file larger than {max_bytes} bytes")
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise error(f"{name}: cannot read {kind}: {exc.strerror or exc}") from exc
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:
+                raw = gz.read(max_bytes + 1)
+        except (OSError, EOFError) as exc:
+            raise error(f"{name}: broken gzip data: {exc}") from exc
+    if len(raw) > max_bytes:
+        raise error(f"{name}: {kind} larger than {max_bytes} bytes once decompressed")
+    return raw, name

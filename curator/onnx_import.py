@@ -22,8 +22,6 @@ model for ``[N, 1, 28, 28]`` MNIST batches), or when it equals the graph's own l
 
 from __future__ import annotations
 
-import gzip
-import io
 from pathlib import Path
 from typing import Sequence
 
@@ -32,6 +30,7 @@ import torch
 from torch import nn
 
 from .errors import CuratorError
+from .jsonio import read_capped
 from .layers import Normalize
 
 MAX_ONNX_BYTES = 512 * 1024 * 1024  # decompressed; the largest VNN-COMP nets are far below this
@@ -41,29 +40,6 @@ __all__ = ["onnx_to_torch", "OnnxImportError", "MAX_ONNX_BYTES"]
 
 class OnnxImportError(CuratorError):
     """The ONNX file cannot be read or uses an op/shape curator cannot express."""
-
-
-def _read_bytes(source: str | Path | bytes, max_bytes: int) -> tuple[bytes, str]:
-    if isinstance(source, (bytes, bytearray)):
-        raw, name = bytes(source), "<bytes>"
-    else:
-        path = Path(source)
-        name = str(path)
-        try:
-            if path.stat().st_size > max_bytes:
-                raise OnnxImportError(f"{name}: file larger than {max_bytes} bytes")
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise OnnxImportError(f"{name}: cannot read ONNX file: {exc.strerror or exc}") from exc
-    if raw[:2] == b"\x1f\x8b":  # gzip magic: .onnx.gz as VNN-COMP distributes them
-        try:
-            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:
-                raw = gz.read(max_bytes + 1)
-        except (OSError, EOFError) as exc:
-            raise OnnxImportError(f"{name}: broken gzip data: {exc}") from exc
-    if len(raw) > max_bytes:
-        raise OnnxImportError(f"{name}: model larger than {max_bytes} bytes once decompressed")
-    return raw, name
 
 
 def _load_model(raw: bytes, name: str):
@@ -250,7 +226,7 @@ def onnx_to_torch(source: str | Path | bytes, input_shape: Sequence[int] | None 
     """
     from onnx import numpy_helper
 
-    raw, name = _read_bytes(source, max_bytes)
+    raw, name = read_capped(source, max_bytes, OnnxImportError, "ONNX file")
     model = _load_model(raw, name)
     graph = model.graph
 

@@ -13,7 +13,6 @@ file, rather than read approximately.
 
 from __future__ import annotations
 
-import gzip
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import CuratorError
+from .jsonio import read_capped
 
 MAX_VNNLIB_BYTES = 64 * 1024 * 1024
 
@@ -173,19 +173,9 @@ def _robustness_label(expr, n_y: int, name: str) -> int:
 
 def read_vnnlib(path: str | Path) -> RobustnessProperty:
     """Read a ``.vnnlib`` or ``.vnnlib.gz`` file (size-capped)."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes() if path.stat().st_size <= MAX_VNNLIB_BYTES else None
-        if raw is None:
-            raise VnnlibError(f"{path}: file larger than {MAX_VNNLIB_BYTES} bytes")
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-    except (OSError, EOFError) as exc:
-        raise VnnlibError(f"{path}: cannot read: {exc}") from exc
-    if len(raw) > MAX_VNNLIB_BYTES:
-        raise VnnlibError(f"{path}: larger than {MAX_VNNLIB_BYTES} bytes once decompressed")
+    raw, name = read_capped(path, MAX_VNNLIB_BYTES, VnnlibError, "vnnlib text")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise VnnlibError(f"{path}: not UTF-8 text") from exc
-    return parse_vnnlib(text, str(path))
+        raise VnnlibError(f"{name}: not UTF-8 text") from exc
+    return parse_vnnlib(text, name)

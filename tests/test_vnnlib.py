@@ -61,3 +61,17 @@ def test_parse_small_property_and_errors():
     with pytest.raises(VnnlibError, match="not an l-inf ball"):
         # half-widths 0.125 and 0.4 with no clipping on X_0's side: not one ball
         parse_vnnlib(BOX.replace("0.75", "0.2") + "(assert (or (>= Y_0 Y_1) (>= Y_2 Y_1)))").linf_ball()
+
+
+def test_oversized_gzip_is_refused(tmp_path, monkeypatch):
+    import curator.vnnlib as vnnlib
+
+    monkeypatch.setattr(vnnlib, "MAX_VNNLIB_BYTES", 1000)
+    bomb = tmp_path / "bomb.vnnlib.gz"
+    bomb.write_bytes(gzip.compress(b"; " + b"x" * 100_000))
+    assert bomb.stat().st_size < 1000
+    with pytest.raises(VnnlibError, match="larger than 1000 bytes once decompressed"):
+        read_vnnlib(bomb)
+    with pytest.raises(VnnlibError, match="broken gzip"):
+        (tmp_path / "cut.vnnlib.gz").write_bytes(gzip.compress(b"(declare-const X_0 Real)")[:12])
+        read_vnnlib(tmp_path / "cut.vnnlib.gz")
