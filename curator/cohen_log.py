@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CuratorError
-from .stats import Interval, proportion, DEFAULT_CONFIDENCE
+from .stats import DEFAULT_CONFIDENCE, Interval, certified_accuracy_at
 
 HEADER = ("idx", "label", "predict", "radius", "correct", "time")
 MAX_LOG_BYTES = 64 * 1024 * 1024
@@ -67,5 +67,5 @@ def read_log(path: str | Path) -> list[LogRow]:
 
 def certified_accuracy(rows: list[LogRow], radius: float, confidence: float = DEFAULT_CONFIDENCE) -> Interval:
     """Share of rows that are correct (never an abstention) with certified radius ≥ ``radius``."""
-    k = sum(1 for r in rows if r.correct and r.predict != -1 and r.radius >= radius)
-    return proportion(k, len(rows), confidence)
+    radii = [None if r.predict == -1 else r.radius for r in rows]
+    return certified_accuracy_at(radii, [r.correct for r in rows], radius, confidence)

@@ -18,7 +18,9 @@ from .errors import CuratorError
 from .jsonio import canonical_bytes, read_json, sha256_bytes, write_json_atomic
 from .sampling import indices_sha256, merged_shard, shards_of_one_run, sum_timings
 from .schemas import REPORT_SCHEMA_ID, require_valid
-from .stats import DEFAULT_CONFIDENCE, DEFAULT_MAX_UNDECIDED_SHARE, Interval, decide, proportion
+from .stats import (
+    DEFAULT_CONFIDENCE, DEFAULT_MAX_UNDECIDED_SHARE, Interval, certified_accuracy, decide, proportion,
+)
 
 REPORT_VERSION = 1
 ATTACK_REFUTES = ("broken", "misclassified")  # attack outcomes that prove a sample not robust
@@ -92,9 +94,10 @@ def summarize(report: dict[str, Any], confidence: float | None = None) -> dict[s
         if len(s[key]) != n:
             raise ReportError(f"samples.{key} has {len(s[key])} values for {n} samples")
     correct = [p == y for p, y in zip(s["predicted"], s["label"])]
+    cert = certified_accuracy(s["status"], s["label"], s["predicted"], conf)
     totals = {
         "n": n,
-        "certified_correct": sum(1 for st, c in zip(s["status"], correct) if st == "certified" and c),
+        "certified_correct": cert.successes,
         "correct": sum(correct),
         "certified": s["status"].count("certified"),
         "abstain": s["status"].count("abstain"),
@@ -102,7 +105,6 @@ def summarize(report: dict[str, Any], confidence: float | None = None) -> dict[s
         "error": s["status"].count("error"),
     }
     report["totals"] = totals
-    cert = proportion(totals["certified_correct"], n, conf)
     report["certified_accuracy"] = cert.as_dict()
     report["clean_accuracy"] = proportion(totals["correct"], n, conf).as_dict()
     attack = report.get("attack")
