@@ -15,7 +15,6 @@ robustness the base network's adversarial examples do not bound.
 
 from __future__ import annotations
 
-import os
 import time
 import urllib.parse
 import urllib.request
@@ -115,6 +114,7 @@ def resolve_model_url(url: str, entry_path: Path) -> str:
 
 def load_everything(entry_path: Path, entry: dict[str, Any], registry: Any, opts: VerifyOptions) -> Loaded:
     from .artifacts import default_cache_dir, fetch
+    from .datasets import data_dir_from_env
     from .models import load_model, resolve_device
 
     t0 = time.monotonic()
@@ -125,7 +125,7 @@ def load_everything(entry_path: Path, entry: dict[str, Any], registry: Any, opts
     path = fetch(url, m["sha256"], cache, progress=opts.progress)
     model = load_model(m, path, registry, device)
     t1 = time.monotonic()
-    data_dir = opts.data_dir or (Path(os.environ["CURATOR_DATA"]) if os.environ.get("CURATOR_DATA") else None)
+    data_dir = data_dir_from_env(opts.data_dir)
     split = registry.dataset(entry["setting"]["dataset"]).load(data_dir, cache, progress=opts.progress)
     t2 = time.monotonic()
     shape = tuple(int(s) for s in m["input_shape"])
