@@ -22,7 +22,6 @@ checked out and never executed; everything that runs is the base branch's curato
 
 from __future__ import annotations
 
-import html
 import os
 import re
 import shlex
@@ -36,6 +35,7 @@ from typing import Any, Sequence
 from .digest import claim_digest
 from .errors import CuratorError, UsageError
 from .jsonio import JsonFileError, dumps, loads, read_json, write_text_atomic
+from .mdsafe import md_block, md_code, md_text
 
 SUBMISSIONS_DIR = "submissions"
 ENTRIES_DIR = "leaderboard/entries"
@@ -48,6 +48,14 @@ MAX_BLOB_BYTES = 4 * 1024 * 1024  # same cap as jsonio.read_json: an entry is a 
 MAX_CHANGED_FILES = 200
 MAX_COMMENT_CHARS = 60_000  # GitHub refuses comments over 65,536 characters
 ZERO_SHA = "0" * 40
+
+# A pull request that touches submissions/ or leaderboard/ is a submission PR: it may add
+# submissions/<id>.json and nothing else. Code, docs, templates and workflows change in a
+# maintainers' PR of their own, which the submission check never passes.
+OUT_OF_SCOPE = ("a submission pull request changes only submissions/<id>.json; "
+                "open a separate pull request for anything else")
+ENTRY_BY_PR = ("leaderboard/ is written only by the bot's commits on main (curator approve, publish, "
+               "transition); a pull request never edits entries — submit a new claim instead")
 
 SUBMISSION_MARKER = "<!-- curator:submission-check -->"
 REVERIFY_MARKER = "<!-- curator:reverify -->"
@@ -257,10 +265,7 @@ def extract(repo: Path, head: str, changes: Sequence[Change], out_dir: Path) -> 
 
 def _pre(text: str, limit: int = 8000) -> str:
     """Untrusted text (validator messages quote submissions) shown verbatim, never as markdown."""
-    text = text.strip()
-    if len(text) > limit:
-        text = text[:limit] + "\n… (truncated)"
-    return f"<pre>{html.escape(text)}</pre>" if text else "<pre>(no output)</pre>"
+    return md_block(text, limit)
 
 
 def _cap(body: str) -> str:
@@ -312,7 +317,7 @@ def _claim_row(path: Path) -> dict[str, str] | None:
 
 
 def _cell(text: str) -> str:
-    return html.escape(text).replace("|", "&#124;").replace("@", "&#64;").replace("\n", " ") or "—"
+    return md_text(text, 80) or "—"
 
 
 @dataclass
@@ -327,7 +332,13 @@ class SubmissionCheck:
             "ok": self.ok,
             "files": [{**f.change.as_dict(), "ok": f.ok, "messages": f.messages} for f in self.files],
             "diff_exit": None if self.diff is None else self.diff.returncode,
+            "out_of_scope": out_of_scope(self.files),
         }
+
+
+def out_of_scope(files: Sequence[FileCheck]) -> list[str]:
+    """Changed paths that a submission pull request may not touch (anything but submissions/<id>.json)."""
+    return [f.change.path for f in files if f.change.kind != "submission"]
 
 
 def _validate_messages(ran: Ran) -> list[str]:
@@ -393,12 +404,16 @@ def check_submission(repo: Path, base: str, head: str, *, summary_out: Path | No
         elif change.kind == "entry" and change.status == "D":
             results.append(FileCheck(change, False, [f"{change.path}: entries are never deleted; "
                                                      "dispute or supersede them instead"]))
+        elif change.kind == "other":
+            results.append(FileCheck(change, False, [f"{change.path}: {OUT_OF_SCOPE}"]))
     claims = claim_changes(changes)
     with tempfile.TemporaryDirectory(prefix="curator-pr-") as tmp:
         files = extract(repo, head, claims, Path(tmp))
         for change, path in zip(claims, files):
             ran = run(validate_argv([str(path)]), repo)
             rules = _local_rules(repo, head, change)
+            if change.kind == "entry":
+                rules.append(f"{change.path}: {ENTRY_BY_PR}")
             messages = [m.replace(tmp + os.sep, "") for m in _validate_messages(ran)] + rules
             results.append(FileCheck(change, ran.ok and not rules, messages, _claim_row(path)))
     diff = run(diff_argv(merge_base(repo, base, head), resolve(repo, head)), repo) if (claims or any(
@@ -415,15 +430,21 @@ def check_submission(repo: Path, base: str, head: str, *, summary_out: Path | No
 def _submission_markdown(results: list[FileCheck], diff: Ran | None, ok: bool, claims: list[Change]) -> str:
     icon = "✅" if ok else "❌"
     lines = [f"## {icon} curator submission check", ""]
+    beyond = out_of_scope(results)
+    if beyond:
+        lines += [f"**This pull request changes {len(beyond)} file(s) besides submissions/&lt;id&gt;.json**, "
+                  "which a submission pull request may not do:", ""]
+        lines += [f"- {md_text(p, 300)}" for p in beyond[:50]] + ([f"- … and {len(beyond) - 50} more"]
+                                                                   if len(beyond) > 50 else []) + [""]
     if not results:
         lines.append("No submission or leaderboard entry changed.")
     else:
         lines += ["| file | change | check |", "| --- | --- | --- |"]
         for f in results:
-            lines.append(f"| `{html.escape(f.change.path)}` | {f.change.status} | {'✅ valid' if f.ok else '❌ refused'} |")
+            lines.append(f"| {md_code(f.change.path)} | {f.change.status} | {'✅ valid' if f.ok else '❌ refused'} |")
         for f in results:
             if f.messages:
-                lines += ["", f"<details{'' if f.ok else ' open'}><summary>{html.escape(f.change.path)}</summary>",
+                lines += ["", f"<details{'' if f.ok else ' open'}><summary>{md_text(f.change.path, 300)}</summary>",
                           "", _pre("\n".join(f.messages)), "</details>"]
     rows = [f for f in results if f.claim]
     if rows:
@@ -433,7 +454,7 @@ def _submission_markdown(results: list[FileCheck], diff: Ran | None, ok: bool, c
             c = f.claim or {}
             setting = f"{_cell(c['dataset'])} {_cell(c['norm'])} ε={_cell(c['radius'])}"
             paper = _cell(c["paper"]) + (f" ({_cell(c['year'])})" if c["year"] else "")
-            lines.append(f"| `{f.change.entry_id}` | {paper} | {setting} | {_cell(c['certified'])} % "
+            lines.append(f"| {md_code(f.change.entry_id)} | {paper} | {setting} | {_cell(c['certified'])} % "
                          f"| {_cell(c['verifier'])} |")
     if diff is not None:
         lines += ["", "### What this changes on the board", ""]
@@ -565,9 +586,9 @@ def _verdict_markdown(verdicts: list[Verdict], pr: int | None) -> str:
     lines = ["## curator re-verification", ""]
     lines += ["| claim | verdict |", "| --- | --- |"]
     for v in verdicts:
-        lines.append(f"| `{v.entry_id}` | {_ICONS.get(v.verdict, '❔')} {html.escape(v.verdict)} |")
+        lines.append(f"| {md_code(v.entry_id)} | {_ICONS.get(v.verdict, '❔')} {md_text(v.verdict)} |")
     for v in verdicts:
-        lines += ["", f"<details><summary>{v.entry_id}: report summary</summary>", "",
+        lines += ["", f"<details><summary>{md_text(v.entry_id)}: report summary</summary>", "",
                   _pre(dumps(v.summary)), "</details>"]
     if all(v.verdict == "confirmed" for v in verdicts):
         lines += ["", "All claims confirmed: on merge, the bot publishes them with this report."]

@@ -72,6 +72,17 @@ def test_supersede_metadata_makes_the_change_acceptable(board):
     _commit_entry(board, e, "supersede badly")
     assert any("not recorded" in p or "does not allow" in p for p in diff(str(board), "main..pr").problems)
     e["status"] = "verified"
+    _commit_entry(board, e, "supersede with a report that is not stored")
+    assert any("not a report path" in p for p in diff(str(board), "main..pr").problems)
+    # The supersede is accepted once it cites a stored report of exactly the new claim.
+    claim = {k: v for k, v in e.items() if k not in lifecycle.LIFECYCLE_FIELDS}
+    claim["model"] = {"url": "https://example.org/m.safetensors", "sha256": "b" * 64, "format": "safetensors",
+                      "architecture": {"name": "mlp", "kwargs": {}}, "input_shape": [3, 32, 32], "num_classes": 10}
+    claim["certification"] = {"type": "probabilistic", "alpha": 0.001, "verifier": "smoothing",
+                              "params": {"sigma": 0.25, "n0": 100, "n": 1000, "alpha": 0.001}}
+    path, _ = store.write_report(board / "leaderboard", "old-a", make_report(claim))
+    rel = path.relative_to(board / "leaderboard").as_posix()
+    e = lifecycle.supersede(old, claim, "verified", reason="re-run", report=rel, date="d")
     _commit_entry(board, e, "supersede properly")
     r = diff(str(board), "main..pr")
     assert r.ok, r.problems
