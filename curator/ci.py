@@ -133,7 +133,10 @@ class Ran:
 
 def run(argv: list[str], cwd: Path, *, echo: bool = True, timeout: float | None = None) -> Ran:
     """Run one command, echo it (CI logs show exactly what ran) and capture its output."""
-    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    # PYTHONSAFEPATH: ``python -m curator`` must import the installed curator, never a ``curator/``
+    # folder that happens to lie in the working directory (a pull request can add one).
+    env = {**os.environ, "PYTHONSAFEPATH": "1"}
+    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
     ran = Ran(argv, proc.returncode, proc.stdout, proc.stderr)
     if echo:
         print(f"$ {ran.shown}  -> exit {ran.returncode}", file=sys.stderr)
@@ -434,7 +437,7 @@ def _submission_markdown(results: list[FileCheck], diff: Ran | None, ok: bool, c
     if beyond:
         lines += [f"**This pull request changes {len(beyond)} file(s) besides submissions/&lt;id&gt;.json**, "
                   "which a submission pull request may not do:", ""]
-        lines += [f"- {md_text(p, 300)}" for p in beyond[:50]] + ([f"- … and {len(beyond) - 50} more"]
+        lines += [f"- {md_code(p)}" for p in beyond[:50]] + ([f"- … and {len(beyond) - 50} more"]
                                                                    if len(beyond) > 50 else []) + [""]
     if not results:
         lines.append("No submission or leaderboard entry changed.")

@@ -52,7 +52,7 @@ def md_block(text: str, limit: int = 8000) -> str:
     return f"<pre>{html.escape(text).replace('@', '@' + ZWSP)}</pre>" if text else "<pre>(no output)</pre>"
 
 
-_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,299}")
+_PLAIN = re.compile(r"[A-Za-z0-9._][A-Za-z0-9._/-]{0,299}")
 
 
 def md_code(value: object) -> str:
