@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .numerics import with_strict_float32
 from .api import Attack, SampleResult, Verifier, VerifyTask, params_with_defaults
 from .benchmark_result import RESULT_VERSION, summarize_result
 from .errors import CuratorError
@@ -338,6 +339,7 @@ def _method_block(kind: str, plugin: Verifier | None, label: str, params: dict[s
             "certification": plugin.certification, "params": params or {}}
 
 
+@with_strict_float32  # no TF32 in any verifier or attack (curator/numerics.py)
 def run_suite(suite_path: str | Path, opts: BenchOptions | None = None, host: Any = None,
               on_progress: ProgressFactory | None = None) -> dict[str, Any]:
     """Run (one shard of) a suite and return the benchmark result (schema-valid, summaries

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .numerics import with_strict_float32
 from .api import Attack, SampleResult, Verifier, VerifyTask, params_with_defaults
 from .digest import claim_digest
 from .errors import CuratorError
@@ -254,6 +255,7 @@ def find_attack(registry: Any, name: str | None) -> Attack | None:
 # --------------------------------------------------------------------------- the run
 
 
+@with_strict_float32  # no TF32 in any verifier or attack (curator/numerics.py)
 def verify_entry(entry_path: str | Path, opts: VerifyOptions | None = None, host: Any = None,
                  on_progress: Callable[[int, int, str], Callable[[int], None] | None] | None = None) -> dict[str, Any]:
     """Run the whole pipeline and return the report (schema-valid, numbers from :func:`summarize`).
