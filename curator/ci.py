@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Sequence
 
+from .compute_budget import BudgetError, check_budget
 from .digest import claim_digest
 from .errors import CuratorError, UsageError
 from .jsonio import JsonFileError, dumps, loads, read_json, write_text_atomic
@@ -483,17 +484,28 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def plan(entries_dir: Path, shards: int) -> dict[str, Any]:
-    """The job matrix: every extracted claim × every shard (names are slugs, safe in job names)."""
+    """The job matrix: every extracted claim × every shard (names are slugs, safe in job names).
+
+    Every claim's compute is estimated first (curator.compute_budget); one over the limit fails
+    the plan, so no runner is started for a protocol curator would never finish."""
     if not 1 <= shards <= 64:
         raise UsageError("--shards must be between 1 and 64")
-    include = []
+    include, over = [], []
     for path in sorted(entries_dir.rglob("*.json")):
         rel = path.relative_to(entries_dir).as_posix()
         kind, eid = classify(rel)
         if kind not in ("submission", "entry"):
             continue
+        try:
+            entry = read_json(path)
+            check_budget(entry if isinstance(entry, dict) else {}, rel)
+        except (BudgetError, JsonFileError) as exc:
+            over.append(str(exc))
+            continue
         for i in range(1, shards + 1):
             include.append({"entry": rel, "id": eid, "shard": f"{i}/{shards}", "index": i})
+    if over:
+        raise CiError("refused before any GPU job starts:\n" + "\n".join(over))
     if not include:
         raise CiError(f"no claim files under {entries_dir}")
     return {"include": include}

@@ -213,29 +213,86 @@ _ONE_ARG_KEEP = (
 _ONE_ARG_DROP = ("cite", "citep", "citet", "citealp", "ref", "label", "tnote", "footnote", "cellcolor", "color", "textcolor_first", "rowcolor", "vspace", "hspace", "phantom", "rule")
 
 
+# A cell is a few words; anything longer is cut before cleaning (a hostile source can make
+# one "cell" of the whole file). Cleaning is one pass over tokens, linear in the cell's length:
+# no pattern below can backtrack over more than one token.
+MAX_CELL_CHARS = 2000
+_TOKEN = re.compile(r"\\(?:[a-zA-Z]+\*?|.|\Z)|[{}\[\]$~]|\s+|[^\\{}\[\]$~\s]+", re.S)
+_SYMBOLS = {"ell": "ℓ", "infty": "∞", "epsilon": "ε", "varepsilon": "ε", "sigma": "σ", "delta": "δ", "pm": "±",
+            "mp": "∓", "times": "×", "approx": "≈", "le": "≤", "leq": "≤", "ge": "≥", "geq": "≥"}
+_ESCAPES = {"%": "%", "&": "&", "_": "_", ",": " ", ";": " ", ":": " ", "!": " ", ">": " ", " ": " "}
+_FRACS = ("frac", "tfrac", "dfrac", "nfrac")
+_KEEP, _DROP = frozenset(_ONE_ARG_KEEP), frozenset(_ONE_ARG_DROP)
+
+
+def _group_start(toks: list[str], i: int, next_close: list[int]) -> int | None:
+    """Index of the ``{`` that opens a command's argument at ``toks[i:]`` (spaces and one ``[…]``
+    option may come first), or None."""
+    n = len(toks)
+    while i < n and toks[i].isspace():
+        i += 1
+    if i < n and toks[i] == "[" and next_close[i] >= 0:
+        i = next_close[i] + 1
+        while i < n and toks[i].isspace():
+            i += 1
+    return i if i < n and toks[i] == "{" else None
+
+
+def _next_close(toks: list[str]) -> list[int]:
+    out, nxt = [-1] * len(toks), -1
+    for k in range(len(toks) - 1, -1, -1):
+        nxt = k if toks[k] == "]" else nxt
+        out[k] = nxt
+    return out
+
+
+def _markup_to_text(toks: list[str]) -> str:
+    """Drop citations, labels and colours with their arguments, keep the text of formatting
+    commands, turn ``\frac{a}{b}`` into a/b and symbols into their characters; braces vanish."""
+    next_close, out, closers = _next_close(toks), [], []
+    dropping, drop_next = 0, False
+    i, n = 0, len(toks)
+    while i < n:
+        tok = toks[i]
+        i += 1
+        if dropping:
+            dropping += (tok == "{") - (tok == "}")
+            if dropping == 0 and drop_next and i < n and toks[i] == "{":
+                dropping, drop_next, i = 1, False, i + 1
+            continue
+        if tok == "{":
+            closers.append("")
+        elif tok == "}":
+            out.append(closers.pop() if closers else "")
+        elif tok.startswith("\\") and tok[1:2].isalpha():
+            name = tok[1:].rstrip("*")
+            j = _group_start(toks, i, next_close) if name in _KEEP or name in _DROP or name in _FRACS \
+                or name == "textcolor" else None
+            if j is None:
+                out.append(_SYMBOLS.get(name, ""))
+                continue
+            i = j + 1
+            if name in _DROP or name == "textcolor":
+                dropping, drop_next = 1, name != "textcolor"
+            else:
+                out.append(" " if name in _KEEP else "")
+                closers.append(" " if name in _KEEP else "/")
+        elif tok.startswith("\\"):
+            out.append(_ESCAPES.get(tok[1:], ""))
+        elif tok in ("$",):
+            continue
+        else:
+            out.append(" " if tok == "~" or tok.isspace() else tok)
+    return "".join(out)
+
+
 def clean_cell(text: str) -> str:
-    t = text
-    t = re.sub(r"\\textcolor\s*(?:\[[^\]]*\])?\{[^{}]*\}", "", t)  # keep its text argument
-    for _ in range(4):  # nested markup
-        before = t
-        t = re.sub(r"\\(?:%s)\s*(?:\[[^\]]*\])?\s*\{[^{}]*\}(?:\{[^{}]*\})?" % "|".join(_ONE_ARG_DROP), " ", t)
-        t = re.sub(r"\\(?:%s)\s*(?:\[[^\]]*\])?\s*\{([^{}]*)\}" % "|".join(_ONE_ARG_KEEP), r" \1 ", t)
-        if t == before:
-            break
-    t = re.sub(r"\\[tdn]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}", r"\1/\2", t)
-    replacements = [
-        (r"\\ell\s*_\s*\{?\s*\\infty\s*\}?", "ℓ∞"), (r"\\ell\s*_\s*\{?\s*2\s*\}?", "ℓ2"), (r"\\ell\s*_\s*\{?\s*1\s*\}?", "ℓ1"),
-        (r"\b[Ll]\s*_\s*\{?\s*\\infty\s*\}?", "ℓ∞"), (r"\b[Ll]\s*_\s*\{?\s*2\s*\}?(?![0-9])", "ℓ2"), (r"\b[Ll]\s*_\s*\{?\s*1\s*\}?(?![0-9])", "ℓ1"),
-        (r"\\ell", "ℓ"), (r"\\infty", "∞"), (r"\\(?:var)?epsilon", "ε"), (r"\\sigma", "σ"), (r"\\delta", "δ"),
-        (r"\\pm", "±"), (r"\\mp", "∓"), (r"\\%", "%"), (r"\\times", "×"), (r"\\approx", "≈"), (r"\\leq?\b", "≤"), (r"\\geq?\b", "≥"),
-        (r"\\(?:dagger|ddagger|star|ast|checkmark|xmark|S)\b", ""), (r"\^\{?\*+\}?", ""), (r"\\(?:bf|it|bfseries|itshape|rm|centering|raggedright|raggedleft|scriptsize|footnotesize|small|tiny|normalsize|large|Large|color)\b", ""),
-        (r"\\[,;:!> ]", " "), (r"~", " "), (r"\\&", "&"), (r"\\_", "_"),
-        (r"\\[a-zA-Z]+\*?", ""),
-    ]
-    for pat, rep in replacements:
-        t = re.sub(pat, rep, t)
-    t = t.replace("$", "").replace("{", "").replace("}", "")
-    t = re.sub(r"\s*_\s*", "_", t)
+    toks = _TOKEN.findall(text[:MAX_CELL_CHARS])
+    t = " ".join(_markup_to_text(toks).split())
+    t = t.replace(" _", "_").replace("_ ", "_")
+    t = re.sub(r"ℓ_([∞12])", r"ℓ\1", t)
+    t = re.sub(r"\b[Ll]_(∞|[12](?![0-9]))", r"ℓ\1", t)
+    t = re.sub(r"\^\*+", "", t)
     return " ".join(t.split())
 
 

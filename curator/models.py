@@ -150,6 +150,9 @@ def load_model(model_block: Mapping[str, Any], path: Path, registry: Any, device
         arch = model_block.get("architecture") or {}
         if not arch.get("name"):
             raise ModelError(f"model format {fmt!r} needs model.architecture.name")
+        from .model_budget import check_model_budget
+
+        check_model_budget(model_block, path, registry)  # sized on the meta device: nothing allocated yet
         net = build_architecture(registry, arch["name"], arch.get("kwargs"))
         state = _load_safetensors(path) if fmt == "safetensors" else load_state_dict_file(path)
         _apply_state(net, state, path)

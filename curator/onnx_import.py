@@ -34,8 +34,12 @@ from .jsonio import read_capped
 from .layers import Normalize
 
 MAX_ONNX_BYTES = 512 * 1024 * 1024  # decompressed; the largest VNN-COMP nets are far below this
+# Depth caps: CROWN's cost grows with the square of the depth (a 200-layer chain took 76 s per
+# batch), so a graph deeper than any network curator verifies is refused before conversion.
+MAX_ONNX_NODES = 1024
+MAX_ONNX_WEIGHT_LAYERS = 128  # Gemm/MatMul/Conv nodes; same cap as curator.model_budget.MAX_WEIGHT_LAYERS
 
-__all__ = ["onnx_to_torch", "OnnxImportError", "MAX_ONNX_BYTES"]
+__all__ = ["onnx_to_torch", "OnnxImportError", "MAX_ONNX_BYTES", "MAX_ONNX_NODES", "MAX_ONNX_WEIGHT_LAYERS"]
 
 
 class OnnxImportError(CuratorError):
@@ -216,6 +220,16 @@ class _Builder:
         self.shape = (out_c, oh, ow)
 
 
+def _check_depth(graph, name: str) -> None:
+    nodes = len(graph.node)
+    if nodes > MAX_ONNX_NODES:
+        raise OnnxImportError(f"{name}: {nodes} nodes, over curator's limit of {MAX_ONNX_NODES}")
+    layers = sum(1 for n in graph.node if n.op_type in ("Gemm", "MatMul", "Conv"))
+    if layers > MAX_ONNX_WEIGHT_LAYERS:
+        raise OnnxImportError(f"{name}: {layers} weight layers (Gemm/MatMul/Conv), over curator's limit of "
+                              f"{MAX_ONNX_WEIGHT_LAYERS}: bound propagation on deeper chains is not affordable")
+
+
 def onnx_to_torch(source: str | Path | bytes, input_shape: Sequence[int] | None = None,
                   max_bytes: int = MAX_ONNX_BYTES) -> nn.Sequential:
     """Convert an ONNX file (path, ``.onnx.gz`` too, or bytes) to an ``nn.Sequential`` in eval mode.
@@ -229,6 +243,7 @@ def onnx_to_torch(source: str | Path | bytes, input_shape: Sequence[int] | None 
     raw, name = read_capped(source, max_bytes, OnnxImportError, "ONNX file")
     model = _load_model(raw, name)
     graph = model.graph
+    _check_depth(graph, name)
 
     consts: dict[str, np.ndarray] = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
     inputs = [i for i in graph.input if i.name not in consts]

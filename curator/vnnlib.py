@@ -61,6 +61,14 @@ class RobustnessProperty:
 
 
 _TOKEN = re.compile(r"\(|\)|[^\s()]+")
+# Real properties nest a handful of levels ((assert (or (and (>= Y_1 Y_0))))); a deeper file is
+# refused while parsing, before anything (repr, error messages) could recurse through it.
+MAX_SEXPR_DEPTH = 64
+
+
+def _show(expr) -> str:
+    text = repr(expr)
+    return text if len(text) <= 200 else text[:200] + "…"
 
 
 def _parse_sexprs(text: str, name: str) -> list:
@@ -68,6 +76,9 @@ def _parse_sexprs(text: str, name: str) -> list:
     stack: list[list] = [[]]
     for tok in _TOKEN.findall(text):
         if tok == "(":
+            if len(stack) > MAX_SEXPR_DEPTH:
+                raise VnnlibError(f"{name}: parentheses nest deeper than {MAX_SEXPR_DEPTH} levels "
+                                  "(no VNN-LIB property needs that)")
             stack.append([])
         elif tok == ")":
             if len(stack) == 1:
@@ -91,7 +102,7 @@ def _number(tok, name: str) -> float:
     try:
         return float(tok)
     except (TypeError, ValueError):
-        raise VnnlibError(f"{name}: expected a number, got {tok!r}") from None
+        raise VnnlibError(f"{name}: expected a number, got {_show(tok)}") from None
 
 
 def parse_vnnlib(text: str, name: str = "<vnnlib>") -> RobustnessProperty:
@@ -102,19 +113,19 @@ def parse_vnnlib(text: str, name: str = "<vnnlib>") -> RobustnessProperty:
     output_expr = None
     for e in exprs:
         if not isinstance(e, list) or not e:
-            raise VnnlibError(f"{name}: unexpected top-level token {e!r}")
+            raise VnnlibError(f"{name}: unexpected top-level token {_show(e)}")
         if e[0] == "declare-const":
             if len(e) != 3 or e[2] != "Real":
-                raise VnnlibError(f"{name}: unsupported declaration {e!r}")
+                raise VnnlibError(f"{name}: unsupported declaration {_show(e)}")
             if (i := _var(e[1], "X_")) is not None:
                 n_x = max(n_x, i + 1)
             elif (i := _var(e[1], "Y_")) is not None:
                 n_y = max(n_y, i + 1)
             else:
-                raise VnnlibError(f"{name}: variable {e[1]!r} is neither X_i nor Y_i")
+                raise VnnlibError(f"{name}: variable {_show(e[1])} is neither X_i nor Y_i")
         elif e[0] == "assert":
             if len(e) != 2:
-                raise VnnlibError(f"{name}: malformed assert {e!r}")
+                raise VnnlibError(f"{name}: malformed assert {_show(e)}")
             body = e[1]
             if isinstance(body, list) and len(body) == 3 and body[0] in ("<=", ">="):
                 i = _var(body[1], "X_")
@@ -130,7 +141,7 @@ def parse_vnnlib(text: str, name: str = "<vnnlib>") -> RobustnessProperty:
                 raise VnnlibError(f"{name}: more than one output assertion")
             output_expr = body
         else:
-            raise VnnlibError(f"{name}: unsupported command {e[0]!r}")
+            raise VnnlibError(f"{name}: unsupported command {_show(e[0])}")
 
     if n_x == 0 or n_y < 2:
         raise VnnlibError(f"{name}: needs input variables X_i and at least two outputs Y_i")
@@ -157,7 +168,7 @@ def _robustness_label(expr, n_y: int, name: str) -> int:
         ok = isinstance(d, list) and len(d) == 3 and d[0] in (">=", "<=")
         a, b = (_var(d[1], "Y_"), _var(d[2], "Y_")) if ok else (None, None)
         if a is None or b is None:
-            raise VnnlibError(f"{name}: output constraint {d!r} is not a comparison of two outputs; only "
+            raise VnnlibError(f"{name}: output constraint {_show(d)} is not a comparison of two outputs; only "
                               "'true class stays the argmax' properties are supported")
         other, true = (a, b) if d[0] == ">=" else (b, a)
         pairs.append((other, true))

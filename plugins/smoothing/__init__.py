@@ -28,8 +28,8 @@ PARAMS_SCHEMA: dict[str, Any] = {
     "required": ["sigma"],
     "properties": {
         "sigma": {"type": "number", "exclusiveMinimum": 0, "description": "Noise scale: Gaussian std, uniform half-width λ, Laplace scale λ (input space [0,1])."},
-        "n0": {"type": "integer", "minimum": 1, "maximum": 10000000, "default": 100, "description": "Selection draws."},
-        "n": {"type": "integer", "minimum": 1, "maximum": 100000000, "default": 100000, "description": "Estimation draws (the maximum in sequential mode)."},
+        "n0": {"type": "integer", "minimum": 1, "maximum": 100000, "default": 100, "description": "Selection draws."},
+        "n": {"type": "integer", "minimum": 1, "maximum": 1000000, "default": 100000, "description": "Estimation draws (the maximum in sequential mode)."},
         "alpha": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 0.5, "default": 0.001, "description": "Failure probability per sample."},
         "batch_size": {"type": "integer", "minimum": 1, "maximum": 1000000, "default": 1000, "description": "Noisy copies per forward pass."},
         "noise": {"enum": list(NOISES), "default": "gaussian"},
