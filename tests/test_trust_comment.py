@@ -11,7 +11,6 @@ from boardkit import git, init_board_repo, make_entry
 from curator import ci, store
 from curator.diff import diff, to_markdown
 from curator.jsonio import dumps
-from curator.mdsafe import md_code, md_text
 
 HOSTILE = ("![pwn](https://evil.example/x.png) [click me](javascript:alert(1)) @octocat @org/team "
            "<img src=x onerror=alert(1)> <a href='https://evil.example'>a</a> a|b `rm -rf` **bold** "
@@ -33,6 +32,8 @@ def assert_inert(md: str) -> None:
 
 @pytest.mark.parametrize("text", [HOSTILE, "@maintainers", "x" * 5000 + "](u)", "`", "\u202eevil", ""])
 def test_md_text_output_is_one_inert_line(text):
+    from curator.mdsafe import md_text
+
     out = md_text(text, 200)
     assert "\n" not in out and "\r" not in out and "|" not in out and "`" not in out and "<" not in out
     assert not re.search(r"@[A-Za-z0-9]", out) and "](" not in out and "\u202e" not in out
@@ -40,6 +41,8 @@ def test_md_text_output_is_one_inert_line(text):
 
 
 def test_md_code_keeps_plain_ids_as_code_and_escapes_the_rest():
+    from curator.mdsafe import md_code
+
     assert md_code("submissions/demo-net.json") == "`submissions/demo-net.json`"
     assert "`" not in md_code("a`b") and "](" not in md_code("[x](y)")
 
