@@ -5,11 +5,13 @@ same steps on real git repositories. So what is tested is exactly what CI runs.
 
 Where things live:
 
-* A researcher's pull request adds ``submissions/<id>.json`` (one claim, ``status: submitted``).
-* Corrections to the board touch ``leaderboard/entries/<dataset>/<norm>/<id>.json``; ``curator diff``
-  refuses a changed published number unless it carries supersede metadata.
-* ``leaderboard/reports/`` and ``leaderboard/README.md`` are written by the bot only: a pull request
-  that touches them fails the submission check.
+* A researcher's pull request adds ``submissions/<id>.json`` (one claim, ``status: submitted``) and
+  nothing else: any other changed path (entries, reports, README, code, docs, templates,
+  workflows) fails the submission check and is listed in its comment and ``--format json``.
+* ``leaderboard/`` is written only by commits on main (the bot's publish, a maintainer's
+  ``curator transition``/``approve``); ``curator diff`` still runs on a PR's entry edits so the
+  comment says what they would change, and it refuses claim changes without supersede metadata
+  and status moves without a stored report that confirms exactly the claim.
 * When a submission is merged, ``publish`` approves it with its re-verification report: the entry
   is written to ``leaderboard/entries/`` (status published, with its history), the report to
   ``leaderboard/reports/`` and the README is re-rendered, all in one commit by the bot.

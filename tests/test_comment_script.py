@@ -29,7 +29,10 @@ const calls = [];
 const core = { setFailed: (m) => { calls.push(['setFailed', m]); } };
 const github = {
   rest: {
-    pulls: { get: async (p) => { calls.push(['pulls.get', p]); return { data: scenario.pull }; } },
+    pulls: {
+      get: async (p) => { calls.push(['pulls.get', p]); return { data: scenario.pull }; },
+      listFiles: async () => { throw new Error('use paginate'); },
+    },
     issues: {
       listComments: async () => { throw new Error('use paginate'); },
       updateComment: async (p) => { calls.push(['updateComment', p]); return {}; },
@@ -37,6 +40,10 @@ const github = {
     },
   },
   paginate: async (fn, p) => {
+    if (fn === github.rest.pulls.listFiles) {
+      if (p.pull_number !== scenario.pull.number) throw new Error('files of another PR');
+      return scenario.files || [];
+    }
     if (fn !== github.rest.issues.listComments) throw new Error('unexpected paginate');
     calls.push(['paginate', p]);
     return scenario.comments;
@@ -62,13 +69,14 @@ def script_text() -> str:
     return next(s for s in steps if "github-script" in s.get("uses", ""))["with"]["script"]
 
 
-def play(tmp_path: Path, run: dict, *, pr_text="7\n", body="## check\nall good\n", head="b" * 40, comments=()):
+def play(tmp_path: Path, run: dict, *, pr_text="7\n", body="## check\nall good\n", head="b" * 40, comments=(),
+         files=({"filename": "submissions/demo-net.json"},)):
     artifact = tmp_path / "artifact"
     artifact.mkdir(exist_ok=True)
     (artifact / "pr-number.txt").write_text(pr_text)
     (artifact / "comment.md").write_text(body)
     scenario = {"payload": {"workflow_run": run, "repository": {"default_branch": "main"}},
-                "pull": {"number": 7, "head": {"sha": head}}, "comments": list(comments)}
+                "pull": {"number": 7, "head": {"sha": head}}, "comments": list(comments), "files": list(files)}
     (tmp_path / "scenario.json").write_text(json.dumps(scenario))
     (tmp_path / "script.js").write_text(script_text())
     (tmp_path / "harness.js").write_text(HARNESS)
@@ -131,3 +139,23 @@ def test_runs_that_are_not_ours_post_nothing(tmp_path, run):
 def test_the_body_is_capped(tmp_path):
     calls = play(tmp_path, SUBMISSION_RUN, body="x" * 200_000)
     assert len(calls[-1][1]["body"]) < 65_536
+
+
+def test_files_beyond_the_claim_are_listed_from_the_default_branch_and_fail_the_run(tmp_path):
+    # The PR edited submission.yml so that its own check says all good; comment.yml (default
+    # branch) lists what GitHub says the PR changes, escaped, and fails its run.
+    files = [{"filename": "submissions/demo-net.json"}, {"filename": ".github/workflows/submission.yml"},
+             {"filename": "curator/site/templates/<b>x</b>.html", "previous_filename": "curator/site/templates/x.html"}]
+    calls = play(tmp_path, SUBMISSION_RUN, body="## ✅ curator submission check\nall good\n", files=files)
+    assert kinds(calls) == ["pulls.get", "paginate", "createComment", "setFailed"]
+    body = calls[2][1]["body"]
+    assert body.startswith("<!-- curator:submission-check -->\n> [!CAUTION]")
+    assert "changes 3 file(s) besides" in body and ".github/workflows/submission.yml" in body
+    assert "&lt;b&gt;x&lt;/b&gt;.html" in body and "<b>x</b>" not in body
+    assert "submissions/demo-net.json" not in body.split("</pre>")[0]
+    assert "3 file(s)" in calls[3][1]
+
+
+def test_a_reverify_verdict_does_not_list_files(tmp_path):
+    calls = play(tmp_path, REVERIFY_RUN, head="d" * 40, files=[{"filename": "curator/ci.py"}])
+    assert kinds(calls)[-1] == "createComment" and "CAUTION" not in calls[-1][1]["body"]
