@@ -166,10 +166,13 @@ def _claim_change_problems(eid: str, old: dict[str, Any], new: dict[str, Any], c
     the new claim (checked with the history)."""
     added = new.get("history", [])[len(old.get("history", [])):]
     numbers = {k: v for k, v in changed.items() if k in lifecycle.NUMBER_FIELDS}
-    reverified = (old.get("status") == "legacy" and not numbers and bool(_confirming_items(added)))
-    if reverified:
-        return []
-    return _supersede_problems(eid, old, new, changed)
+    if old.get("status") == "legacy" and _confirming_items(added):
+        if not numbers:
+            return []
+        # Re-verified and then superseded within the range: the re-verification may complete the
+        # import's fields (approve allows that); changed numbers need a supersede's previous values.
+        changed = numbers
+    return _supersede_problems(eid, old, new, changed) if changed else []
 
 
 def _history_problems(eid: str, old: dict[str, Any], new: dict[str, Any], reports: StoredReports) -> list[str]:
