@@ -89,6 +89,8 @@ def _pct(value: float | None) -> str:
 def measured_text(state: RowState) -> str:
     """Curator's certified accuracy with its interval, ``94.32 [93.71, 94.89]``, or ``—``."""
     c = state.certified
+    if state.from_report and not c and state.attacked:
+        return f"≤ {_pct(state.attacked.get('upper'))} ({state.attacked.get('name')} attack)"
     if not state.from_report or not c or c.get("value") is None:
         return "—"
     return f"{_pct(c['value'])} [{_pct(c.get('lower'))}, {_pct(c.get('upper'))}]"

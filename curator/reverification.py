@@ -60,6 +60,7 @@ class RowState:
     verifier: str | None = None  # "crown 1.0.0"
     report: str | None = None  # store-relative path of the report, reports/<id>/<sha>.json
     n: int | None = None
+    attacked: dict[str, Any] | None = None  # the attack's robust-accuracy interval (an upper bound), if it ran
     superseded_by: str | None = None  # id of a report-backed entry that names this one in `supersedes`
     problems: tuple[str, ...] = field(default_factory=tuple)  # why stored reports were not used
 
@@ -78,6 +79,7 @@ class RowState:
     def as_dict(self) -> dict[str, Any]:
         return {"state": self.state, "label": self.label, "reason": self.reason, "certified": self.certified,
                 "clean": self.clean, "verifier": self.verifier, "report": self.report, "n": self.n,
+                "attacked": self.attacked,
                 "superseded_by": self.superseded_by, "problems": list(self.problems)}
 
 
@@ -88,7 +90,10 @@ def coverage_problems(entry: dict[str, Any], report: dict[str, Any]) -> list[str
     """Why ``report`` does not cover the claim's full selection (empty when it does)."""
     result = entry.get("result", {})
     dataset = report.get("dataset", {})
-    indices = report.get("samples", {}).get("index", [])
+    # An attack that refutes the claim up front leaves the verifier's arrays empty: its own
+    # per-sample arrays are then what must cover the selection.
+    indices = report.get("samples", {}).get("index", []) or \
+        ((report.get("attack") or {}).get("samples") or {}).get("index", [])
     n_total = dataset.get("n_total")
     out = []
     if indices_sha256(indices) != dataset.get("indices_sha256"):
@@ -182,11 +187,16 @@ def _from_report(rel: str, report: dict[str, Any]) -> RowState:
     fresh = recomputed(report)
     ca = fresh["certified_accuracy"]
     verifier = report.get("verifier", {})
+    attack = fresh.get("attack") or {}
+    robust = attack.get("robust_accuracy")
+    keys = ("value", "lower", "upper", "confidence")
     return RowState(
         VERDICT_STATES[fresh["verdict"]["status"]], reason=fresh["verdict"].get("reason"),
-        certified={k: ca.get(k) for k in ("value", "lower", "upper", "confidence")},
-        clean=(fresh.get("clean_accuracy") or {}).get("value"),
-        verifier=f"{verifier.get('name')} {verifier.get('version')}".strip(), report=rel, n=ca.get("n"))
+        # an attack that refuted the claim up front leaves nothing certified to show
+        certified={k: ca.get(k) for k in keys} if ca.get("n") else None,
+        clean=(fresh.get("clean_accuracy") or {}).get("value") if ca.get("n") else None,
+        verifier=f"{verifier.get('name')} {verifier.get('version')}".strip(), report=rel, n=ca.get("n"),
+        attacked=dict({k: robust.get(k) for k in keys}, name=attack.get("name")) if robust else None)
 
 
 def _annotation(entry: dict[str, Any]) -> RowState | None:

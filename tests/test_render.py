@@ -17,16 +17,21 @@ def test_rank_ties_share_a_rank():
     assert [(r["rank"], r["id"]) for r in rows] == [(1, "b"), (2, "a"), (2, "c"), (4, "d")]
 
 
-def test_status_labels_and_report_link():
+def test_status_labels_never_come_from_the_entry_itself():
+    # An entry's own `reports[]` list proves nothing: only a stored report that passes
+    # curator.reverification's checks makes a row re-verified (tests/test_reverification.py).
     report = {"path": "reports/x/" + "a" * 64 + ".json", "sha256": "a" * 64, "verdict": "confirmed", "date": "2026-01-01"}
-    assert status_label(make_entry(status="verified", reports=[report])) == "re-verified"
+    assert status_label(make_entry(status="verified", reports=[report])) == "claimed"
     assert status_label(make_entry(status="verified")) == "claimed"
-    assert status_label(make_entry(status="published", reports=[dict(report, verdict="unconfirmed")])) == "claimed"
     assert status_label(make_entry(status="legacy")) == "claimed"
-    assert status_label(make_entry(status="disputed")) == "disputed"
-    md = render_markdown([_e("x", 70, status="published", reports=[report]), _e("y", 80, status="refuted")])
-    assert f"[re-verified]({report['path']})" in md
+    assert status_label(make_entry(status="disputed")) == "claimed (disputed)"
+    note = {"state": "not-reverifiable", "reason": "no public weights"}
+    assert status_label(make_entry(status="legacy", reverification=note)) == "not re-verifiable: no public weights"
+    md = render_markdown([_e("x", 70, status="published", reports=[report]), _e("y", 80, status="refuted"),
+                          _e("z", 60, status="legacy", reverification=note)])
+    assert "re-verified](" not in md and report["path"] not in md
     assert "Paper y" not in md  # refuted claims are not listed
+    assert "**0 of 2 rows re-verified (1 not re-verifiable, 1 claimed, not yet re-verified).**" in md
 
 
 def test_settings_grouped_by_radius_value_and_ordered():
