@@ -84,6 +84,11 @@ def test_site_pages_and_determinism(built, tmp_path):
     wong = (out / "settings" / "mnist-linf-0-1.html").read_text()
     assert "0 of 12 rows re-verified (11 not re-verifiable, 1 pending)." in wong
     assert "not re-verifiable: no public weights" in wong and "re-verification pending" in wong
+    # the benchmark track's results are in the store, so the site from the repository has the page
+    bench = (out / "benchmark.html").read_text()
+    assert "Suite shared-full" in bench and bench.count("<h3 id=") == 4 and 'href="benchmark.html"' in index
+    assert all((out / "plots" / f"benchmark-shared-full-{m}.svg").is_file()
+               for m in ("wong-kolter-2018", "mnist-net-256x2", "mnist-net-256x4", "mnist-net-256x6"))
     # submitted strings are escaped, never markup
     report_page = (out / "reports" / f"{VERIFIED_ID}.html").read_text()
     assert "A &lt;b&gt;bold&lt;/b&gt; &amp; &#39;quoted&#39; smoothing claim" in report_page
@@ -178,3 +183,22 @@ def test_site_in_headless_chromium(built, tmp_path):
         Path(dest).mkdir(parents=True, exist_ok=True)
         for shot in shots:
             shutil.copy(shot, Path(dest) / f"site-{shot.name}")
+
+
+def _svg_texts(svg: str) -> list[str]:
+    import re
+
+    return [t.strip() for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)]
+
+
+def test_plots_are_labelled_and_do_not_exaggerate_small_differences():
+    from curator.site.plots import radius_svg, trend_svg
+
+    # two claims 0.2 points apart: the y-axis still spans 0–100 %, so they do not look far apart
+    texts = _svg_texts(trend_svg("mnist · linf · ε=0.1", [(2019, 98.4, False), (2019, 98.2, True)]))
+    assert "year of publication" in texts and "certified accuracy (% of test samples)" in texts
+    assert {"0", "100"} <= set(texts) and "2019" in texts
+    assert not any("e3" in t or t.startswith("+") for t in texts)  # whole years, no axis offset
+    report = {"samples": {"radius": [0.5, 0.2], "label": [1, 2], "predicted": [1, 2]}}
+    texts = _svg_texts(radius_svg("r", report, 0.3, 50.0, "l2"))
+    assert "radius ε (l2 norm, inputs in [0, 1])" in texts and {"0", "100"} <= set(texts)

@@ -60,7 +60,9 @@ def trend_svg(title: str, points: Iterable[tuple[int, float, bool]]) -> str:
                 if sel:
                     ax.scatter([y for y, _ in sel], [a for _, a in sel], s=16, color=color, label=label, zorder=3)
             ax.legend(loc="lower right", frameon=False, fontsize=9)
-            ax.xaxis.get_major_locator().set_params(integer=True)
+            # whole years as ticks, never an offset (a single year drew "0.0 … 0.5 +2.019e3")
+            ax.set_xticks(range(years[0], years[-1] + 1, max(1, (years[-1] - years[0]) // 10 + 1)))
+            ax.set_xlim(years[0] - 0.5, years[-1] + 0.5 + (0.5 if len(years) == 1 else 0))
         else:
             ax.text(0.5, 0.5, "no dated entries", ha="center", va="center", transform=ax.transAxes)
         ax.set_ylim(0, 100)
