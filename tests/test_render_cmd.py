@@ -91,3 +91,11 @@ def test_demo_reimports_the_real_board(repo, shared, tmp_path):
     store = _store(repo, tmp_path)
     code, out, _ = run("demo", "--no-verify", "--store", str(store), "--board", str(shared / "data" / "sok" / "board.yml"))
     assert code == 0 and "identical to the bundled entries — OK" in out
+
+
+def test_the_committed_store_validates_with_its_benchmark_results(repo):
+    # leaderboard/benchmark/*.json are benchmark results, checked against their own schema
+    code, out, err = run("validate", str(repo / "leaderboard"), "--format", "json")
+    doc = json.loads(out)
+    assert code == 0, out
+    assert doc["reports"] >= 4 and len(list((repo / "leaderboard" / "benchmark").glob("*.json"))) >= 4
