@@ -195,13 +195,14 @@ def _md_status(row: dict[str, Any]) -> str:
         label = f"[{label}]({_md_url(row['report'])})"
     parts = [label] + [_md_text(p) for p in row["details"]]
     if rv["superseded_by"]:
-        parts.append(f"see `{_md_text(rv['superseded_by'])}`")
+        parts.append(f"see [{_md_text(rv['superseded_by'])}](#{rv['superseded_by']})")
     return " · ".join(parts)
 
 
 def _md_row(row: dict[str, Any]) -> list[str]:
+    # The anchor names the row (ids are slugs): a superseded row links to it, and a reader can find an entry.
     return [
-        str(row["rank"]),
+        f'<a id="{row["id"]}"></a>{row["rank"]}',
         _number(row["certified_accuracy"]),
         _number(row["clean_accuracy"]),
         row["measured"],

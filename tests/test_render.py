@@ -88,7 +88,7 @@ def test_markdown_cells_of_each_state_and_the_supersede_link():
     md = re.sub(r" +\|", " |", md)  # tabulate pads the cells
     assert "| 94.32 [93.71, 94.89] |" in md
     assert f"[re-verified](reports/new/{'a' * 64}.json) · crown 1.0.0 · clean 98.90% |" in md
-    assert "not re-verifiable: no public weights · see `new` |" in md
+    assert "not re-verifiable: no public weights · see [new](#new) |" in md and '| <a id="new"></a>1 |' in md
     assert f"[unconfirmed](reports/low/{'b' * 64}.json) · crown 1.0.0 · lower bound 48.10% · clean" not in md
     assert f"[unconfirmed](reports/low/{'b' * 64}.json) · crown 1.0.0 · lower bound 48.10% |" in md
     assert "re-verification pending · public weights: x/y |" in md
