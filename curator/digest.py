@@ -7,9 +7,10 @@ from typing import Any
 
 from .jsonio import canonical_bytes, sha256_bytes
 
-# Fields that the board itself changes as a claim moves through its lifecycle; they are not part
-# of what the submitter claimed, so they do not change the claim's digest.
-LIFECYCLE_FIELDS = ("status", "history", "reports")
+# Fields that the board itself changes as a claim moves through its lifecycle, and the
+# maintainers' re-verification note; they are not part of what the submitter claimed, so they do
+# not change the claim's digest (and approve does not take them from a submission).
+LIFECYCLE_FIELDS = ("status", "history", "reports", "reverification")
 
 
 def claim_digest(entry: dict[str, Any]) -> str:

@@ -1,18 +1,20 @@
 """The leaderboard as tables: ``leaderboard/README.md`` and ``curator show``.
 
-One table per setting (dataset, norm, radius), ranked by certified accuracy; ties share a rank
-(1, 2, 2, 4). The output is a pure function of the entries — no dates, no environment — so
-re-rendering an unchanged board gives identical bytes and ``curator render --check`` can tell a
-stale README from a current one.
+One table per setting (dataset, norm, radius), ranked by claimed certified accuracy; ties share a
+rank (1, 2, 2, 4). The output is a pure function of the entries and the reports kept in the store —
+no dates, no environment — so re-rendering an unchanged board gives identical bytes and
+``curator render --check`` can tell a stale README from a current one.
 
-Which entries appear: every status except ``refuted`` (a refuted number is not a result). The
-status column says ``re-verified`` (linked to the newest confirming report) for ``verified`` /
-``published`` entries that carry a report, ``disputed`` for disputed ones, and ``claimed`` for
-everything else (legacy imports, submissions awaiting verification).
+Which entries appear: every status except ``refuted`` (a refuted number is not a result). Each row
+shows its re-verification state (:mod:`curator.reverification`, computed from the stored reports,
+never from what an entry says about itself) and, where a valid report exists, curator's measured
+certified accuracy with its interval beside the claim. A coverage line per setting and for the
+whole board counts the states.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -22,6 +24,7 @@ from tabulate import tabulate
 from .errors import CuratorError
 from .jsonio import write_text_atomic
 from .radius import RADIUS_TOLERANCE
+from .reverification import RowState, board_states, coverage
 from .store import load_entries
 from .validate import check_entry
 
@@ -36,8 +39,14 @@ DATASET_NAMES = {
 NORM_NAMES = {"linf": "ℓ∞", "l2": "ℓ2", "l1": "ℓ1"}
 _DATASET_ORDER = {name: i for i, name in enumerate(DATASET_NAMES)}
 _NORM_ORDER = {"linf": 0, "l2": 1, "l1": 2}
-HEADERS = ["Rank", "Certified %", "Clean %", "Method", "Paper", "Venue", "Certificate", "Status"]
+HEADERS = ["Rank", "Claimed %", "Clean %", "Curator % [99% CI]", "Method", "Paper", "Venue", "Certificate",
+           "Re-verification"]
 HIDDEN_STATUSES = ("refuted",)
+
+
+def dataset_key(name: str) -> str:
+    """A dataset name without case or punctuation (``CIFAR-10`` → ``cifar10``)."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
 @dataclass(frozen=True)
@@ -55,7 +64,9 @@ class Setting:
         return (_DATASET_ORDER.get(self.dataset, len(_DATASET_ORDER)), self.dataset, _NORM_ORDER.get(self.norm, 9), self.radius)
 
     def matches(self, dataset: str, norm: str, radius: float) -> bool:
-        return self.dataset == dataset and self.norm == norm and abs(self.radius - radius) <= RADIUS_TOLERANCE * max(1.0, radius)
+        """``dataset`` as a user types it: ``cifar10``, ``CIFAR10``, ``CIFAR-10``, ``cifar_10`` all match."""
+        names = {dataset_key(self.dataset), dataset_key(DATASET_NAMES.get(self.dataset, self.dataset))}
+        return dataset_key(dataset) in names and self.norm == norm and abs(self.radius - radius) <= RADIUS_TOLERANCE * max(1.0, radius)
 
     def as_dict(self) -> dict[str, Any]:
         return {"dataset": self.dataset, "norm": self.norm, "radius": self.radius, "radius_text": self.radius_text}
@@ -71,20 +82,40 @@ def _venue(paper: dict[str, Any]) -> str:
     return " ".join(str(p) for p in parts) or "—"
 
 
-def _report(entry: dict[str, Any]) -> dict[str, Any] | None:
-    """The newest confirming report, when the status says the claim was re-verified."""
-    if entry.get("status") not in ("verified", "published"):
-        return None
-    confirmed = [r for r in entry.get("reports") or [] if r.get("verdict") == "confirmed"]
-    if not confirmed:
-        return None
-    return sorted(confirmed, key=lambda r: (r.get("date") or "", r.get("path") or ""))[-1]
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
 
 
-def status_label(entry: dict[str, Any]) -> str:
-    if _report(entry) is not None:
-        return "re-verified"
-    return "disputed" if entry.get("status") == "disputed" else "claimed"
+def measured_text(state: RowState) -> str:
+    """Curator's certified accuracy with its interval, ``94.32 [93.71, 94.89]``, or ``—``."""
+    c = state.certified
+    if state.from_report and not c and state.attacked:
+        return f"≤ {_pct(state.attacked.get('upper'))} ({state.attacked.get('name')} attack)"
+    if not state.from_report or not c or c.get("value") is None:
+        return "—"
+    return f"{_pct(c['value'])} [{_pct(c.get('lower'))}, {_pct(c.get('upper'))}]"
+
+
+def state_details(state: RowState) -> list[str]:
+    """What follows the state's label in a cell: verifier, clean accuracy or lower bound."""
+    parts = []
+    if state.verifier:
+        parts.append(state.verifier)
+    if state.state == "pending" and state.reason:
+        parts.append(state.reason)
+    if state.state == "unconfirmed" and state.certified:
+        parts.append(f"lower bound {_pct(state.certified.get('lower'))}%")
+    if state.from_report and state.clean is not None:
+        parts.append(f"clean {_pct(state.clean)}%")
+    return parts
+
+
+def status_label(entry: dict[str, Any], state: RowState | None = None) -> str:
+    """The row's re-verification label; ``re-verified`` only with a valid stored report (``state``)."""
+    from .reverification import row_state
+
+    label = (state or row_state(None, entry)).label
+    return f"{label} (disputed)" if entry.get("status") == "disputed" else label
 
 
 def group_by_setting(entries: Iterable[dict[str, Any]]) -> list[tuple[Setting, list[dict[str, Any]]]]:
@@ -111,8 +142,12 @@ def group_by_setting(entries: Iterable[dict[str, Any]]) -> list[tuple[Setting, l
     return out
 
 
-def ranked_rows(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One setting's entries as ranked rows (competition ranking: ties share a rank)."""
+def ranked_rows(entries: list[dict[str, Any]], states: dict[str, RowState] | None = None) -> list[dict[str, Any]]:
+    """One setting's entries as ranked rows (competition ranking: ties share a rank).
+
+    ``states`` (``id → RowState``, from :func:`curator.reverification.board_states`) give each row
+    its re-verification; without them no row is re-verified."""
+    states = states if states is not None else board_states(None, entries)
     ordered = sorted(entries, key=lambda e: (-float(e["result"]["certified_accuracy"]), e["id"]))
     rows = []
     rank = 0
@@ -122,20 +157,23 @@ def ranked_rows(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if cert != previous:
             rank, previous = i, cert
         paper = e["paper"]
-        report = _report(e)
+        state = states[e["id"]]
         rows.append(
             {
                 "rank": rank,
                 "id": e["id"],
                 "certified_accuracy": cert,
                 "clean_accuracy": e["result"].get("clean_accuracy"),
+                "measured": measured_text(state),
                 "method": (e.get("training") or {}).get("method") or e["certification"].get("verifier"),
                 "paper": {"title": paper["title"], "url": paper["url"]},
                 "venue": _venue(paper),
                 "certificate": e["certification"]["type"],
-                "status": status_label(e),
+                "status": status_label(e, state),
                 "entry_status": e["status"],
-                "report": report.get("path") if report else None,
+                "report": state.report,
+                "details": state_details(state),
+                "reverification": state.as_dict(),
             }
         )
     return rows
@@ -150,46 +188,69 @@ def _md_url(url: str) -> str:
     return url.replace("(", "%28").replace(")", "%29").replace(" ", "%20").replace("|", "%7C")
 
 
-def _md_row(row: dict[str, Any]) -> list[str]:
-    status = row["status"]
+def _md_status(row: dict[str, Any]) -> str:
+    rv = row["reverification"]
+    label = _md_text(row["status"])
     if row["report"]:
-        status = f"[{status}]({_md_url(row['report'])})"
+        label = f"[{label}]({_md_url(row['report'])})"
+    parts = [label] + [_md_text(p) for p in row["details"]]
+    if rv["superseded_by"]:
+        parts.append(f"see [{_md_text(rv['superseded_by'])}](#{rv['superseded_by']})")
+    return " · ".join(parts)
+
+
+def _md_row(row: dict[str, Any]) -> list[str]:
+    # The anchor names the row (ids are slugs): a superseded row links to it, and a reader can find an entry.
     return [
-        str(row["rank"]),
+        f'<a id="{row["id"]}"></a>{row["rank"]}',
         _number(row["certified_accuracy"]),
         _number(row["clean_accuracy"]),
+        row["measured"],
         _md_text(row["method"] or "—"),
         f"[{_md_text(row['paper']['title'])}]({_md_url(row['paper']['url'])})",
         _md_text(row["venue"]),
         row["certificate"],
-        status,
+        _md_status(row),
     ]
 
 
-def render_markdown(entries: Iterable[dict[str, Any]]) -> str:
-    """``leaderboard/README.md`` for ``entries`` (schema-valid dicts): byte-identical for equal input."""
+def render_markdown(entries: Iterable[dict[str, Any]], states: dict[str, RowState] | None = None) -> str:
+    """``leaderboard/README.md`` for ``entries`` (schema-valid dicts) and their ``states``
+    (:func:`curator.reverification.board_states`; default: no stored reports): byte-identical for
+    equal input."""
     entries = list(entries)
+    states = states if states is not None else board_states(None, entries)
     groups = group_by_setting(entries)
     shown = sum(len(m) for _, m in groups)
+    overall = coverage(states[e["id"]] for _, members in groups for e in members)
     lines = [
         "# Leaderboard",
         "",
-        "<!-- Generated by `curator render` from leaderboard/entries; do not edit by hand. -->",
+        "<!-- Generated by `curator render` from leaderboard/entries and leaderboard/reports; do not edit by hand. -->",
         "",
-        f"{shown} entries in {len(groups)} settings. Certified accuracy is the percentage of test samples certified "
-        "robust *and* correctly classified at the given radius (inputs in [0, 1]). Ties share a rank.",
+        f"{shown} entries in {len(groups)} settings. **{overall.line()}.**",
         "",
-        "Status: **re-verified** — curator re-ran the verifier on the published model and the report (linked) "
-        "confirmed the number; **claimed** — the number as published, not re-run (imported boards, pending "
-        "submissions); **disputed** — under review. Refuted claims are not listed. Certificate: *deterministic* "
-        "bounds hold for every input in the ball; *probabilistic* ones (randomized smoothing) hold with probability "
-        "at least 1 − α.",
+        "Claimed %: certified accuracy as the paper or submitter states it — the percentage of test samples "
+        "certified robust *and* correctly classified at the given radius (inputs in [0, 1]); ties share a rank. "
+        "Curator %: what curator measured when it re-ran the verifier on the published model, with its 99% "
+        "interval.",
+        "",
+        "Re-verification: **re-verified** — a stored report (linked) on exactly this claim and its full sample "
+        "selection confirms the number; **unconfirmed** — curator certified less with its verifier (its lower bound "
+        "shown); **refuted** — significantly less than claimed (refuted rows are not listed); **not re-verifiable** "
+        "— the reason is given (no public weights, a layer curator's verifiers lack, needs a GPU); **pending** — "
+        "public weights exist, the re-run is to come; **claimed** — awaiting verification. Certificate: "
+        "*deterministic* bounds hold for every input in the ball; *probabilistic* ones (randomized smoothing) hold "
+        "with probability at least 1 − α. To submit a claim, see [docs/submitting.md](../docs/submitting.md).",
         "",
     ]
     for setting, members in groups:
         lines.append(f"## {setting.title}")
         lines.append("")
-        table = tabulate([_md_row(r) for r in ranked_rows(members)], headers=HEADERS, tablefmt="github", disable_numparse=True)
+        lines.append(coverage(states[e["id"]] for e in members).line() + ".")
+        lines.append("")
+        table = tabulate([_md_row(r) for r in ranked_rows(members, states)], headers=HEADERS, tablefmt="github",
+                         disable_numparse=True)
         lines.extend(line.rstrip() for line in table.splitlines())
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -218,7 +279,8 @@ def write_readme(root: Path, check: bool = False) -> bool:
     otherwise a stale or missing README is replaced atomically.
     """
     root = Path(root)
-    text = render_markdown(load_valid_entries(root))
+    entries = load_valid_entries(root)
+    text = render_markdown(entries, board_states(root, entries))
     target = root / README
     current = target.is_file() and target.read_bytes() == text.encode("utf-8")
     if not current and not check:
@@ -239,8 +301,8 @@ def terminal_table(rows: list[dict[str, Any]], title_width: int = 60) -> str:
         return t if len(t) <= title_width else t[: title_width - 1] + "…"
 
     body = [
-        [r["rank"], _number(r["certified_accuracy"]), _number(r["clean_accuracy"]), r["method"] or "—", short(r["paper"]["title"]),
-         r["venue"], r["certificate"], r["status"]]
+        [r["rank"], _number(r["certified_accuracy"]), _number(r["clean_accuracy"]), r["measured"], r["method"] or "—",
+         short(r["paper"]["title"]), r["venue"], r["certificate"], r["status"]]
         for r in rows
     ]
     return tabulate(body, headers=HEADERS, tablefmt="simple", disable_numparse=True)

@@ -50,7 +50,7 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     files: int = 0
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)  # file → parsed, schema-valid entry
-    reports: int = 0  # files recognised as verification reports ("report_version") and checked as such
+    reports: int = 0  # verification reports ("report_version") and benchmark results ("result_version"), checked as such
 
     @property
     def errors(self) -> list[Problem]:
@@ -333,6 +333,13 @@ def validate_paths(paths: Iterable[str | os.PathLike], registry: Any = None, *, 
         if isinstance(doc, dict) and "report_version" in doc:
             # A verification report (leaderboard/reports/…): its own schema, not an entry.
             report.problems.extend(Problem(name, ptr, msg) for ptr, msg in validate_with(validator(REPORT_SCHEMA_ID), doc))
+            report.reports += 1
+            continue
+        if isinstance(doc, dict) and "result_version" in doc:
+            # A benchmark result (leaderboard/benchmark/…): its own schema, not an entry.
+            from .benchmark_result import RESULT_SCHEMA_ID
+
+            report.problems.extend(Problem(name, ptr, msg) for ptr, msg in validate_with(validator(RESULT_SCHEMA_ID), doc))
             report.reports += 1
             continue
         found, schema_valid = _check(doc, name, plugins)

@@ -40,9 +40,26 @@ def test_committed_board_equals_a_fresh_import(shared, repo, tmp_path):
     store = tmp_path / "lb"
     code, _, err = run("import", "sok-board", str(shared / "data" / "sok" / "board.yml"), "--into", str(store))
     assert code == 0, err
-    committed = {k: v for k, v in _snapshot(repo / "leaderboard").items() if k.startswith("entries/")}
-    legacy = {k: v for k, v in committed.items() if read_json(repo / "leaderboard" / k).get("status") == "legacy"}
-    assert legacy == _snapshot(store)
+    committed = {k: read_json(repo / "leaderboard" / k) for k in _snapshot(repo / "leaderboard") if k.startswith("entries/")}
+    legacy = {k: v for k, v in committed.items() if v.get("status") == "legacy"}
+    # the committed legacy rows are the import plus the maintainers' re-verification note (last key)
+    assert all(list(v)[-1] == "reverification" for v in legacy.values())
+    assert {k: {f: x for f, x in v.items() if f != "reverification"} for k, v in legacy.items()} == \
+        {k: read_json(store / k) for k in _snapshot(store)}
+
+
+def test_reimport_keeps_the_maintainers_note(shared, repo, tmp_path):
+    import shutil
+
+    store = tmp_path / "lb"
+    shutil.copytree(repo / "leaderboard", store)
+    before = _snapshot(store)
+    code, out, err = run("import", "sok-board", str(shared / "data" / "sok" / "board.yml"), "--into", str(store))
+    assert code == 0 and "0 written, 151 unchanged" in out, err
+    assert _snapshot(store) == before
+    notes = [read_json(p).get("reverification") for p in (store / "entries").rglob("*.json")]
+    assert sum(1 for n in notes if n and n["state"] == "pending") == 5
+    assert sum(1 for n in notes if n == {"state": "not-reverifiable", "reason": "no public weights"}) == 146
 
 
 def test_duplicate_against_existing_store_writes_nothing(shared, tmp_path):

@@ -45,14 +45,32 @@ def test_show_cifar10_linf_8_255(repo):
     assert code == 0, out
     lines = out.splitlines()
     assert lines[0] == "CIFAR-10, ℓ∞, ε = 8/255"
-    assert lines[4].split()[:2] == ["1", "41.78"]
-    assert len(lines) == 4 + 13
+    # the setting's coverage line (one row has public weights, the rest none)
+    assert lines[1] == "0 of 13 rows re-verified (12 not re-verifiable, 1 pending)."
+    assert lines[5].split()[:2] == ["1", "41.78"]
+    assert len(lines) == 5 + 13
+
+
+def test_show_matches_dataset_names_as_people_write_them(repo):
+    outs = set()
+    for name in ("cifar10", "CIFAR10", "CIFAR-10", "Cifar_10"):
+        code, out, err = run("show", "--store", str(repo / "leaderboard"), "--dataset", name, "--norm", "LINF",
+                             "--radius", "8/255")
+        assert code == 0, (name, err)
+        outs.add(out)
+    assert len(outs) == 1
+    code, out, _ = run("show", "--store", str(repo / "leaderboard"), "--dataset", "ImageNet 64x64", "--norm", "linf",
+                       "--radius", "1/255")
+    assert code == 0 and out.startswith("ImageNet 64x64, ℓ∞, ε = 1/255")
 
 
 def test_show_json_and_errors(repo):
     code, out, _ = run("show", "--store", str(repo / "leaderboard"), "--dataset", "mnist", "--norm", "linf", "--radius", "0.1", "--format", "json")
     doc = json.loads(out)
     assert code == 0 and doc["setting"]["radius_text"] == "0.1" and len(doc["rows"]) == 12
+    assert doc["coverage"]["rows"] == 12 and doc["coverage"]["re-verified"] == 0
+    wong = [r for r in doc["rows"] if r["certified_accuracy"] == 94.18]
+    assert [r["reverification"]["state"] for r in wong] == ["pending"]
     assert [r["rank"] for r in doc["rows"]][:6] == [1, 2, 3, 4, 4, 6]
     code, _, err = run("show", "--store", str(repo / "leaderboard"), "--dataset", "svhn", "--norm", "linf", "--radius", "0.1")
     assert code == 1 and "no entries for svhn" in err
@@ -73,3 +91,11 @@ def test_demo_reimports_the_real_board(repo, shared, tmp_path):
     store = _store(repo, tmp_path)
     code, out, _ = run("demo", "--no-verify", "--store", str(store), "--board", str(shared / "data" / "sok" / "board.yml"))
     assert code == 0 and "identical to the bundled entries — OK" in out
+
+
+def test_the_committed_store_validates_with_its_benchmark_results(repo):
+    # leaderboard/benchmark/*.json are benchmark results, checked against their own schema
+    code, out, err = run("validate", str(repo / "leaderboard"), "--format", "json")
+    doc = json.loads(out)
+    assert code == 0, out
+    assert doc["reports"] >= 4 and len(list((repo / "leaderboard" / "benchmark").glob("*.json"))) >= 4

@@ -41,6 +41,7 @@ def test_each_required_field_missing_names_its_pointer(ptr):
     }, certification={"type": "deterministic", "verifier": "ibp", "params": {}})
     entry["provenance"]["proposed_from"] = {"file": "x.pdf", "table": 1}
     entry["result"]["sample_selection"] = {"kind": "all"}
+    entry["reverification"] = {"state": "pending", "reason": "public weights"}
     assert ptr in _present_pointers(entry), ptr
     parts = ptr.strip("/").split("/")
     parent = entry

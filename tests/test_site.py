@@ -17,6 +17,8 @@ from curator import store
 from curator.approve import approve
 from curator.errors import CuratorError
 from curator.plugins import Registry
+from curator.report import summarize
+from curator.sampling import indices_sha256
 from curator.site import build_site, setting_slug
 from curator.site.plots import certified_curve
 
@@ -34,12 +36,20 @@ def _board_with_one_verified(repo: Path, tmp: Path) -> Path:
     git(work, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "board")
     entry = make_entry(VERIFIED_ID, radius_text="0.25", certified=40.0, clean=70.0,
                        title="A <b>bold</b> & 'quoted' smoothing claim")
+    entry["result"].update(n_samples=200, sample_selection={"kind": "first", "n": 200})
     radii = [None if i % 7 == 0 else round(0.04 * (i % 25), 3) for i in range(200)]
-    report = make_report(entry, radii=radii)
+    report = covering(make_report(entry, radii=radii))
     sub = write(tmp / "sub" / f"{VERIFIED_ID}.json", entry)
     rep = write(tmp / "sub" / "report.json", report)
     approve(sub, rep, store_root=work / "leaderboard", registry=Registry(), publish=True)
     return work / "leaderboard"
+
+
+def covering(report: dict) -> dict:
+    """The report as a full run on its claim's selection writes it: the index hash of the samples it
+    holds, every number recomputed from its per-sample arrays (curator.report.summarize)."""
+    report["dataset"]["indices_sha256"] = indices_sha256(report["samples"]["index"])
+    return summarize(report)
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +71,24 @@ def test_site_pages_and_determinism(built, tmp_path):
     legacy = [e for e in entries if e["status"] == "legacy"]
     assert len(legacy) == 151
     assert len({(e["setting"]["dataset"], e["setting"]["norm"], e["setting"]["radius"]) for e in legacy}) == 18
-    assert summary.entries == len(entries) and summary.settings == len(settings) and summary.verified >= 1
+    assert summary.entries == len(entries) and summary.settings == len(settings) and summary.verified == 1
     assert summary.warnings == []
-    assert len(summary.pages) == 1 + len(settings) + summary.verified
+    # index, settings, one report page per report-backed row, and the benchmark track's page
+    assert summary.reports == 1 and "benchmark.html" in summary.pages
+    assert len(summary.pages) == 1 + len(settings) + summary.reports + 1
     for (d, n, r), count in settings.items():
         page = (out / "settings" / f"{setting_slug(d, n, r)}.html").read_text()
         assert page.count("<tr id=") == count
+    index = (out / "index.html").read_text()
+    assert "1 of 152 rows re-verified (146 not re-verifiable, 5 pending)." in index and "How to submit" in index
+    wong = (out / "settings" / "mnist-linf-0-1.html").read_text()
+    assert "0 of 12 rows re-verified (11 not re-verifiable, 1 pending)." in wong
+    assert "not re-verifiable: no public weights" in wong and "re-verification pending" in wong
+    # the benchmark track's results are in the store, so the site from the repository has the page
+    bench = (out / "benchmark.html").read_text()
+    assert "Suite shared-full" in bench and bench.count("<h3 id=") == 4 and 'href="benchmark.html"' in index
+    assert all((out / "plots" / f"benchmark-shared-full-{m}.svg").is_file()
+               for m in ("wong-kolter-2018", "mnist-net-256x2", "mnist-net-256x4", "mnist-net-256x6"))
     # submitted strings are escaped, never markup
     report_page = (out / "reports" / f"{VERIFIED_ID}.html").read_text()
     assert "A &lt;b&gt;bold&lt;/b&gt; &amp; &#39;quoted&#39; smoothing claim" in report_page
@@ -161,3 +183,22 @@ def test_site_in_headless_chromium(built, tmp_path):
         Path(dest).mkdir(parents=True, exist_ok=True)
         for shot in shots:
             shutil.copy(shot, Path(dest) / f"site-{shot.name}")
+
+
+def _svg_texts(svg: str) -> list[str]:
+    import re
+
+    return [t.strip() for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)]
+
+
+def test_plots_are_labelled_and_do_not_exaggerate_small_differences():
+    from curator.site.plots import radius_svg, trend_svg
+
+    # two claims 0.2 points apart: the y-axis still spans 0–100 %, so they do not look far apart
+    texts = _svg_texts(trend_svg("mnist · linf · ε=0.1", [(2019, 98.4, False), (2019, 98.2, True)]))
+    assert "year of publication" in texts and "certified accuracy (% of test samples)" in texts
+    assert {"0", "100"} <= set(texts) and "2019" in texts
+    assert not any("e3" in t or t.startswith("+") for t in texts)  # whole years, no axis offset
+    report = {"samples": {"radius": [0.5, 0.2], "label": [1, 2], "predicted": [1, 2]}}
+    texts = _svg_texts(radius_svg("r", report, 0.3, 50.0, "l2"))
+    assert "radius ε (l2 norm, inputs in [0, 1])" in texts and {"0", "100"} <= set(texts)

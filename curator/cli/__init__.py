@@ -28,11 +28,11 @@ def main() -> None:
 
 
 def _register_commands() -> None:
-    from . import (approve_cmd, benchmark_cmd, ci_cmd, demo_cmd, diff_cmd, enrich_cmd, import_cmd, plugins_cmd, propose_cmd,
+    from . import (approve_cmd, benchmark_cmd, board_cmd, ci_cmd, demo_cmd, diff_cmd, enrich_cmd, import_cmd, plugins_cmd, propose_cmd,
                    render_cmd, scrape_cmd, site_cmd, transition_cmd, validate_cmd, verify_cmd)
 
     for module in (plugins_cmd, validate_cmd, import_cmd, render_cmd, demo_cmd, scrape_cmd, approve_cmd, diff_cmd,
-                   transition_cmd, site_cmd, ci_cmd, enrich_cmd, propose_cmd, verify_cmd, benchmark_cmd):
+                   transition_cmd, site_cmd, ci_cmd, enrich_cmd, propose_cmd, verify_cmd, benchmark_cmd, board_cmd):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -9,6 +9,7 @@ import click
 from ..errors import CuratorError, UsageError
 from ..jsonio import dumps, write_bytes_atomic
 from ..plugins import get_registry
+from ..reverification import ANNOTATION_FIELD
 from ..store import StorePathError, entry_path, iter_entry_files
 from ..jsonio import read_json, JsonFileError
 from ..validate import check_entry, find_duplicates
@@ -37,6 +38,7 @@ def import_into(importer_name: str, source: Path, store: Path) -> dict:
             raise CuratorError(f"importer {importer_name!r} produced an entry that cannot be stored: {exc}") from None
         if path in planned:
             raise CuratorError(f"importer {importer_name!r} produced two entries with id {entry.get('id')!r}")
+        entry = _keep_annotation(entry, path)
         problems.extend(p for p in check_entry(entry, str(path), registry) if p.severity == "error")
         planned[path] = dumps(entry).encode("utf-8")
 
@@ -73,6 +75,20 @@ def import_into(importer_name: str, source: Path, store: Path) -> dict:
         "unchanged": len(unchanged),
         "warnings": batch.warnings,
     }
+
+
+def _keep_annotation(entry: dict, path: Path) -> dict:
+    """``entry`` with the maintainers' re-verification note of the stored file at ``path``, if any:
+    a re-import refreshes the claim but does not wipe what the maintainers recorded about it."""
+    if ANNOTATION_FIELD in entry or not path.is_file():
+        return entry
+    try:
+        stored = read_json(path)
+    except JsonFileError:
+        return entry
+    if not isinstance(stored, dict) or ANNOTATION_FIELD not in stored:
+        return entry
+    return {**entry, ANNOTATION_FIELD: stored[ANNOTATION_FIELD]}  # last, where `curator board annotate` puts it
 
 
 def _text(doc: dict) -> str:

@@ -9,6 +9,7 @@ import click
 
 from ..errors import CuratorError, UsageError
 from ..radius import parse_radius
+from ..reverification import board_states, coverage
 from ..render import README, find_setting, group_by_setting, load_valid_entries, ranked_rows, terminal_table, write_readme
 from .common import emit, format_option
 
@@ -48,8 +49,8 @@ def render_command(store: Path, check: bool, fmt: str) -> None:
 
 @click.command("show")
 @store_option
-@click.option("--dataset", required=True, help="Dataset slug, e.g. cifar10.")
-@click.option("--norm", required=True, type=click.Choice(["l1", "l2", "linf"]))
+@click.option("--dataset", required=True, help="Dataset, e.g. cifar10 (case and punctuation ignored: CIFAR-10 works).")
+@click.option("--norm", required=True, type=click.Choice(["l1", "l2", "linf"], case_sensitive=False))
 @click.option("--radius", "radius_text", required=True, help="Radius as written, e.g. 8/255 or 0.5.")
 @format_option
 def show_command(store: Path, dataset: str, norm: str, radius_text: str, fmt: str) -> None:
@@ -65,8 +66,11 @@ def show_command(store: Path, dataset: str, norm: str, radius_text: str, fmt: st
         known = "; ".join(f"{s.dataset} {s.norm} {s.radius_text}" for s, _ in group_by_setting(entries))
         raise CuratorError(f"no entries for {dataset} {norm} {radius_text} in {store} (settings: {known or 'none'})")
     setting, members = found
-    rows = ranked_rows(members)
-    emit({"setting": setting.as_dict(), "rows": rows}, fmt, lambda d: f"{setting.title}\n\n{terminal_table(d['rows'])}")
+    states = board_states(store, members)
+    rows = ranked_rows(members, states)
+    cov = coverage(states[e["id"]] for e in members)
+    emit({"setting": setting.as_dict(), "coverage": cov.as_dict(), "rows": rows}, fmt,
+         lambda d: f"{setting.title}\n{d['coverage']['line']}.\n\n{terminal_table(d['rows'])}")
 
 
 COMMANDS = [render_command, show_command]

@@ -2,12 +2,18 @@
 
 Layout of the output folder::
 
-    index.html                    every setting, its best entry, a trend thumbnail
-    settings/<setting>.html       one sortable table per setting (+ trend plot)
-    reports/<entry-id>.html       the re-verification of a verified entry (interval, verifier, plot)
+    index.html                    how to submit, the board's coverage, every setting with its best entry, trend plots
+    settings/<setting>.html       one sortable table per setting (+ trend plot), each row's re-verification state
+    reports/<entry-id>.html       the report behind a row's re-verification state (interval, verifier, plot)
     reports/<entry-id>/<sha>.json the report files themselves, as stored
+    benchmark.html                the benchmark track (the store's benchmark/*.json), when there are results
     plots/*.svg                   trend and radius plots
     style.css
+
+A row's state (re-verified, refuted, unconfirmed, not re-verifiable, pending, claimed) is
+:func:`curator.reverification.board_states` — the same as the README's: a row is re-verified only
+when a stored report on exactly its claim and full selection confirms it, never because of what the
+entry says about itself.
 
 Guarantees: every string from an entry or report is HTML-escaped (jinja2 autoescape); nothing is
 loaded from another origin (no CDN, the sorting script is inline); output is byte-identical for
@@ -30,13 +36,14 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from .. import __version__, store
 from ..errors import CuratorError
-from ..jsonio import JsonFileError, read_json, sha256_file
+from ..jsonio import read_json
+from ..reverification import RowState, board_states, coverage
 from . import plots
 
 MARKER = ".curator-site"
-VERIFIED_STATUSES = ("verified", "published")
-BADGES = {"verified": ("re-verified", "ok"), "published": ("re-verified", "ok"), "legacy": ("claimed", "claimed"),
-          "submitted": ("claimed", "claimed"), "disputed": ("disputed", "warn"), "refuted": ("refuted", "bad")}
+# Re-verification state → CSS class of its badge.
+STATE_KINDS = {"re-verified": "ok", "refuted": "bad", "unconfirmed": "warn", "not-reverifiable": "claimed",
+               "pending": "claimed", "claimed": "claimed"}
 
 
 @dataclass
@@ -44,13 +51,14 @@ class SiteSummary:
     out: str
     settings: int
     entries: int
-    verified: int
+    verified: int  # rows whose state is re-verified
     pages: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # stored reports that were not used, and why
+    reports: int = 0  # report pages (every report-backed state: re-verified, unconfirmed, refuted)
 
     def as_dict(self) -> dict[str, Any]:
         return {"out": self.out, "settings": self.settings, "entries": self.entries, "verified": self.verified,
-                "pages": self.pages, "warnings": self.warnings}
+                "reports": self.reports, "pages": self.pages, "warnings": self.warnings}
 
 
 def setting_slug(dataset: str, norm: str, radius_text: str) -> str:
@@ -65,30 +73,19 @@ def _env() -> Environment:
     return env
 
 
-def _latest_report(root: Path, entry: dict[str, Any], warnings: list[str]) -> tuple[dict, dict] | None:
-    """The newest confirmed report of an entry whose file is present and matches its sha256."""
-    for ref in reversed(entry.get("reports", [])):
-        if ref.get("verdict") != "confirmed":
-            continue
-        try:
-            path = store.report_path(root, entry["id"], ref.get("sha256", ""))
-        except store.StorePathError as exc:
-            warnings.append(f"{entry['id']}: {exc}")
-            continue
-        if not path.is_file():
-            warnings.append(f"{entry['id']}: report {ref.get('path')} is missing")
-            continue
-        if sha256_file(path) != ref["sha256"]:
-            warnings.append(f"{entry['id']}: report {ref.get('path')} does not match its sha256")
-            continue
-        try:
-            return ref, read_json(path)
-        except JsonFileError as exc:
-            warnings.append(f"{entry['id']}: {exc}")
-    return None
+def _report_of(root: Path, state: RowState) -> dict[str, Any] | None:
+    """The report behind a report-backed state (already checked by curator.reverification)."""
+    if not state.from_report:
+        return None
+    return read_json(root / state.report)
 
 
-def _rows(entries: list[dict[str, Any]], reports: dict[str, tuple[dict, dict]]) -> list[dict[str, Any]]:
+def _badge(entry: dict[str, Any], state: RowState) -> tuple[str, str]:
+    label = state.label if entry.get("status") != "disputed" else f"{state.label} (disputed)"
+    return label, STATE_KINDS.get(state.state, "claimed")
+
+
+def _rows(entries: list[dict[str, Any]], states: dict[str, RowState], links: dict[str, str]) -> list[dict[str, Any]]:
     ordered = sorted(entries, key=lambda e: (e.get("status") == "refuted", -float(e["result"]["certified_accuracy"]),
                                             e["id"]))
     ranked = [e for e in ordered if e.get("status") != "refuted"]
@@ -97,25 +94,22 @@ def _rows(entries: list[dict[str, Any]], reports: dict[str, tuple[dict, dict]]) 
         acc = float(e["result"]["certified_accuracy"])
         rank = 1 + sum(1 for o in ranked if float(o["result"]["certified_accuracy"]) > acc) \
             if e.get("status") != "refuted" else None
-        label, kind = BADGES.get(e.get("status"), (e.get("status"), "claimed"))
-        rep = reports.get(e["id"])
-        interval = None
-        verifier = None
-        if rep is not None:
-            ca = rep[1].get("certified_accuracy", {})
-            interval = {"value": ca.get("value"), "lower": ca.get("lower"), "upper": ca.get("upper"),
-                        "confidence": ca.get("confidence")}
-            verifier = f"{rep[1]['verifier']['name']} {rep[1]['verifier']['version']}"
+        state = states[e["id"]]
+        label, kind = _badge(e, state)
         paper = e.get("paper", {})
         rows.append({
             "id": e["id"], "rank": rank, "certified": e["result"]["certified_accuracy"],
             "clean": e["result"].get("clean_accuracy"),
-            "method": (e.get("training") or {}).get("method") or paper.get("title"),
+            "method": (e.get("training") or {}).get("method"),
             "title": paper.get("title"), "url": paper.get("url"), "venue": paper.get("venue"),
             "year": paper.get("year"), "arxiv": paper.get("arxiv"),
             "type": e.get("certification", {}).get("type"), "status": e.get("status"),
-            "badge": label, "badge_kind": kind, "interval": interval, "verifier": verifier,
-            "report_page": f"../reports/{e['id']}.html" if rep is not None else None,
+            "state": state.state, "badge": label, "badge_kind": kind, "interval": state.certified,
+            "attacked": state.attacked, "measured_clean": state.clean if state.from_report else None,
+            "verifier": state.verifier if state.from_report else None,
+            "reason": state.reason if state.state == "pending" else None,
+            "superseded_by": state.superseded_by, "superseded_link": links.get(state.superseded_by or ""),
+            "report_page": f"../reports/{e['id']}.html" if state.from_report else None,
         })
     return rows
 
@@ -140,9 +134,7 @@ def _benchmark_page(root: Path, tmp: Path, env: Environment) -> bool:
     return True
 
 
-def build_site(store_root: str | os.PathLike, out: str | os.PathLike) -> SiteSummary:
-    root = Path(store_root)
-    out = Path(out)
+def _check_out(root: Path, out: Path) -> None:
     if not (root / store.ENTRIES_DIR).is_dir():
         raise CuratorError(f"{root} has no {store.ENTRIES_DIR}/ folder: not a leaderboard store")
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).is_file())):
@@ -150,18 +142,85 @@ def build_site(store_root: str | os.PathLike, out: str | os.PathLike) -> SiteSum
     if out.is_symlink():
         raise CuratorError(f"{out} is a symbolic link; refusing to replace it")
 
-    loaded = store.load_entries(root)
-    warnings: list[str] = []
+
+def _settings(entries: list[dict[str, Any]]) -> list[tuple[str, str, str, list[dict[str, Any]]]]:
+    """``(slug, label, radius_text, entries)`` per (dataset, norm, radius), in a stable order."""
     by_setting: dict[tuple, list[dict[str, Any]]] = {}
-    for path, e in loaded:
+    for e in entries:
         s = e["setting"]
         by_setting.setdefault((s["dataset"], s["norm"], float(s["radius"])), []).append(e)
-    reports: dict[str, tuple[dict, dict]] = {}
-    for _, e in loaded:
-        if e.get("status") in VERIFIED_STATUSES + ("disputed",):
-            found = _latest_report(root, e, warnings)
-            if found is not None:
-                reports[e["id"]] = found
+    out, used = [], set()
+    for key in sorted(by_setting):
+        members = by_setting[key]
+        radius_text = members[0]["setting"]["radius_text"]
+        slug = setting_slug(key[0], key[1], radius_text)
+        while slug in used:
+            slug += "-x"
+        used.add(slug)
+        out.append((slug, f"{key[0]} · {key[1]} · ε={radius_text}", radius_text, members))
+    return out
+
+
+def _setting_page(tmp: Path, env: Environment, slug: str, label: str, radius_text: str,
+                  members: list[dict[str, Any]], states: dict[str, RowState], links: dict[str, str]) -> dict:
+    dataset, norm = members[0]["setting"]["dataset"], members[0]["setting"]["norm"]
+    rows = _rows(members, states, links)
+    points = [(e["paper"]["year"], float(e["result"]["certified_accuracy"]), states[e["id"]].state == "re-verified")
+              for e in members if e.get("status") != "refuted" and isinstance(e.get("paper", {}).get("year"), int)]
+    (tmp / "plots" / f"trend-{slug}.svg").write_text(plots.trend_svg(label, points), encoding="utf-8")
+    best = rows[0] if rows and rows[0]["rank"] == 1 else None
+    cov = coverage(states[e["id"]] for e in members)
+    info = {"slug": slug, "label": label, "dataset": dataset, "norm": norm, "radius_text": radius_text,
+            "count": len(members), "verified": cov.reverified, "coverage": cov.line(), "best": best}
+    html = env.get_template("setting.html").render(root="../", setting=info, rows=rows, version=__version__)
+    (tmp / "settings" / f"{slug}.html").write_text(html, encoding="utf-8")
+    return info
+
+
+def _report_page(root: Path, tmp: Path, env: Environment, entry: dict[str, Any], state: RowState,
+                 info: dict[str, Any]) -> None:
+    report = _report_of(root, state)
+    sha = Path(state.report).stem
+    plot = None
+    # Radii are only comparable with the claim when the verifier certified the claimed norm itself
+    # (no reduction such as linf through l2, which the report notes).
+    if not report.get("threat", {}).get("note") and \
+            any(r is not None for r in report.get("samples", {}).get("radius", [])):
+        plot = f"../plots/radius-{entry['id']}.svg"
+        (tmp / "plots" / f"radius-{entry['id']}.svg").write_text(
+            plots.radius_svg(entry["id"], report, float(entry["setting"]["radius"]),
+                             float(entry["result"]["certified_accuracy"]), entry["setting"]["norm"]),
+            encoding="utf-8")
+    rep_dir = tmp / "reports" / entry["id"]
+    rep_dir.mkdir(exist_ok=True)
+    shutil.copyfile(root / state.report, rep_dir / f"{sha}.json")
+    html = env.get_template("report.html").render(
+        root="../", entry=entry, ref={"sha256": sha}, report=report, setting=info, plot=plot,
+        badge=_badge(entry, state), state=state, report_file=f"{entry['id']}/{sha}.json", version=__version__)
+    (tmp / "reports" / f"{entry['id']}.html").write_text(html, encoding="utf-8")
+
+
+def _replace(tmp: Path, out: Path) -> None:
+    if out.exists():
+        old = out.with_name(f".{out.name}.old")
+        if old.exists():
+            shutil.rmtree(old)
+        out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old)
+    else:
+        tmp.rename(out)
+
+
+def build_site(store_root: str | os.PathLike, out: str | os.PathLike) -> SiteSummary:
+    root = Path(store_root)
+    out = Path(out)
+    _check_out(root, out)
+    entries = [e for _, e in store.load_entries(root)]
+    states = board_states(root, entries)
+    groups = _settings(entries)
+    links = {e["id"]: f"../settings/{slug}.html#{e['id']}" for slug, _, _, members in groups for e in members}
+    warnings = [f"{eid}: {p}" for eid, st in sorted(states.items()) for p in st.problems]
 
     env = _env()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -172,65 +231,24 @@ def build_site(store_root: str | os.PathLike, out: str | os.PathLike) -> SiteSum
             (tmp / sub).mkdir()
         shutil.copyfile(Path(__file__).parent / "templates" / "style.css", tmp / "style.css")
         settings_info = []
-        used_slugs: set[str] = set()
-        for key in sorted(by_setting):
-            entries = by_setting[key]
-            radius_text = entries[0]["setting"]["radius_text"]
-            slug = setting_slug(key[0], key[1], radius_text)
-            while slug in used_slugs:
-                slug += "-x"
-            used_slugs.add(slug)
-            label = f"{key[0]} · {key[1]} · ε={radius_text}"
-            rows = _rows(entries, reports)
-            points = [(e["paper"]["year"], float(e["result"]["certified_accuracy"]),
-                       e["id"] in reports) for e in entries if e.get("status") != "refuted"
-                      and isinstance(e.get("paper", {}).get("year"), int)]
-            (tmp / "plots" / f"trend-{slug}.svg").write_text(plots.trend_svg(label, points), encoding="utf-8")
-            best = rows[0] if rows and rows[0]["rank"] == 1 else None
-            info = {"slug": slug, "label": label, "dataset": key[0], "norm": key[1], "radius_text": radius_text,
-                    "count": len(entries), "verified": sum(1 for r in rows if r["report_page"]), "best": best}
+        for slug, label, radius_text, members in groups:
+            info = _setting_page(tmp, env, slug, label, radius_text, members, states, links)
             settings_info.append(info)
-            html = env.get_template("setting.html").render(root="../", setting=info, rows=rows,
-                                                           version=__version__)
-            (tmp / "settings" / f"{slug}.html").write_text(html, encoding="utf-8")
-            for e in entries:
-                if e["id"] not in reports:
-                    continue
-                ref, rep = reports[e["id"]]
-                plot = None
-                # Radii are only comparable with the claim when the verifier certified the claimed
-                # norm itself (no reduction such as linf through l2, which the report notes).
-                if not rep.get("threat", {}).get("note") and \
-                        any(r is not None for r in rep.get("samples", {}).get("radius", [])):
-                    plot = f"../plots/radius-{e['id']}.svg"
-                    (tmp / "plots" / f"radius-{e['id']}.svg").write_text(
-                        plots.radius_svg(f"{e['id']}", rep, float(e["setting"]["radius"]),
-                                         float(e["result"]["certified_accuracy"])), encoding="utf-8")
-                rep_dir = tmp / "reports" / e["id"]
-                rep_dir.mkdir(exist_ok=True)
-                shutil.copyfile(store.report_path(root, e["id"], ref["sha256"]), rep_dir / f"{ref['sha256']}.json")
-                html = env.get_template("report.html").render(
-                    root="../", entry=e, ref=ref, report=rep, setting=info, plot=plot,
-                    badge=BADGES.get(e.get("status"), (e.get("status"), "claimed")),
-                    report_file=f"{e['id']}/{ref['sha256']}.json", version=__version__)
-                (tmp / "reports" / f"{e['id']}.html").write_text(html, encoding="utf-8")
+            for e in members:
+                if states[e["id"]].from_report:
+                    _report_page(root, tmp, env, e, states[e["id"]], info)
         has_benchmark = _benchmark_page(root, tmp, env)
-        html = env.get_template("index.html").render(root="", settings=settings_info, total=len(loaded),
-                                                     verified=len(reports), version=__version__,
+        shown = [states[e["id"]] for e in entries if e.get("status") != "refuted"]
+        html = env.get_template("index.html").render(root="", settings=settings_info, total=len(entries),
+                                                     coverage=coverage(shown).line(), version=__version__,
                                                      benchmark=has_benchmark)
         (tmp / "index.html").write_text(html, encoding="utf-8")
         (tmp / MARKER).write_text("built by curator site; this folder is replaced on every build\n")
         pages = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*.html"))
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(out)
+        _replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return SiteSummary(str(out), len(settings_info), len(loaded), len(reports), pages, warnings)
+    verified = sum(1 for st in states.values() if st.state == "re-verified")
+    return SiteSummary(str(out), len(settings_info), len(entries), verified, pages, warnings,
+                       sum(1 for st in states.values() if st.from_report))

@@ -19,8 +19,12 @@ matplotlib.use("Agg")  # never a display backend, even if pyplot is imported els
 from matplotlib import rc_context  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-_RC = {"svg.hashsalt": "curator", "svg.fonttype": "none", "font.size": 9, "axes.spines.top": False,
+_RC = {"svg.hashsalt": "curator", "svg.fonttype": "none", "font.size": 11, "axes.spines.top": False,
        "axes.spines.right": False}
+# Site plots: large enough to read the axes; the y-axis always spans 0–100 % so that a 0.2-point
+# difference between two methods does not look like a gap of half the plot.
+FIGSIZE = (7.2, 4.4)
+Y_LABEL = "certified accuracy (% of test samples)"
 VERIFIED_COLOR = "#1a7f37"
 CLAIMED_COLOR = "#6e7781"
 BEST_COLOR = "#0969da"
@@ -40,7 +44,7 @@ def trend_svg(title: str, points: Iterable[tuple[int, float, bool]]) -> str:
     """
     pts = sorted(points)
     with rc_context(_RC):
-        fig = Figure(figsize=(4.2, 2.6))
+        fig = Figure(figsize=FIGSIZE)
         ax = fig.add_subplot()
         if pts:
             years = sorted({y for y, _, _ in pts})
@@ -55,13 +59,16 @@ def trend_svg(title: str, points: Iterable[tuple[int, float, bool]]) -> str:
                 sel = [(y, a) for y, a, v in pts if v == verified]
                 if sel:
                     ax.scatter([y for y, _ in sel], [a for _, a in sel], s=16, color=color, label=label, zorder=3)
-            ax.legend(loc="lower right", frameon=False, fontsize=7)
-            ax.xaxis.get_major_locator().set_params(integer=True)
+            ax.legend(loc="lower right", frameon=False, fontsize=9)
+            # whole years as ticks, never an offset (a single year drew "0.0 … 0.5 +2.019e3")
+            ax.set_xticks(range(years[0], years[-1] + 1, max(1, (years[-1] - years[0]) // 10 + 1)))
+            ax.set_xlim(years[0] - 0.5, years[-1] + 0.5 + (0.5 if len(years) == 1 else 0))
         else:
             ax.text(0.5, 0.5, "no dated entries", ha="center", va="center", transform=ax.transAxes)
+        ax.set_ylim(0, 100)
         ax.set_title(title)
-        ax.set_xlabel("year")
-        ax.set_ylabel("certified accuracy (%)")
+        ax.set_xlabel("year of publication")
+        ax.set_ylabel(Y_LABEL)
         ax.grid(alpha=0.3)
         return _svg(fig)
 
@@ -85,23 +92,24 @@ def certified_curve(report: dict[str, Any]) -> list[tuple[float, float]]:
     return curve
 
 
-def radius_svg(title: str, report: dict[str, Any], claimed_radius: float, claimed_accuracy: float) -> str:
+def radius_svg(title: str, report: dict[str, Any], claimed_radius: float, claimed_accuracy: float,
+               norm: str = "") -> str:
     """Certified accuracy versus radius from the report, with the claim marked."""
     curve = certified_curve(report)
     with rc_context(_RC):
-        fig = Figure(figsize=(4.2, 2.6))
+        fig = Figure(figsize=FIGSIZE)
         ax = fig.add_subplot()
         if curve:
             xs = [r for r, _ in curve]
             ys = [a for _, a in curve]
-            ax.step(xs, ys, where="pre", color=VERIFIED_COLOR, linewidth=1.8, label="re-verified")
+            ax.step(xs, ys, where="pre", color=VERIFIED_COLOR, linewidth=1.8, label="curator (from the report)")
         ax.axvline(claimed_radius, color=CLAIMED_COLOR, linestyle="--", linewidth=1)
         ax.scatter([claimed_radius], [claimed_accuracy], color="#cf222e", s=20, zorder=3, label="claim")
         ax.set_xlim(left=0)
         ax.set_ylim(0, 100)
         ax.set_title(title)
-        ax.set_xlabel("radius")
-        ax.set_ylabel("certified accuracy (%)")
-        ax.legend(loc="upper right", frameon=False, fontsize=7)
+        ax.set_xlabel(f"radius ε ({norm} norm, inputs in [0, 1])" if norm else "radius ε (inputs in [0, 1])")
+        ax.set_ylabel(Y_LABEL)
+        ax.legend(loc="upper right", frameon=False, fontsize=9)
         ax.grid(alpha=0.3)
         return _svg(fig)
