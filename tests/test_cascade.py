@@ -153,3 +153,47 @@ def test_real_wong2018_cascade_loads_and_certifies_a_few_images(registry, shared
         assert len(r.extra["stage_status"]) == 3
         if r.status == "certified":
             assert len(set(r.extra["stage_predicted"])) == 1
+
+
+def test_verify_cli_runs_a_cascade_claim_on_chosen_indices_of_an_npz_file(registry, shared, tmp_path):
+    import hashlib
+    import json
+    import shutil
+
+    import numpy as np
+    from click.testing import CliRunner
+
+    from curator.cli import main
+
+    src = shared / "artifacts/models/board/wong2018-scaling-mnist_small_0_3.pth"
+    if not src.is_file():
+        pytest.skip("wong2018 cascade not in ../shared")
+    split = registry.dataset("mnist").load(shared / "artifacts/mnist", tmp_path / "c", progress=False)
+    x, y = split.take(list(range(6)))
+    npz = tmp_path / "six.npz"
+    np.savez(npz, x=x.numpy(), y=y.numpy())
+    folder = tmp_path / "claim"
+    folder.mkdir()
+    shutil.copy(src, folder / "cascade.pth")
+    entry = {
+        "schema_version": 1, "id": "cascade-claim",
+        "paper": {"title": "Scaling provable adversarial defenses", "authors": ["Eric Wong"], "year": 2018,
+                  "url": "https://arxiv.org/abs/1805.12514"},
+        "setting": {"dataset": "npz", "norm": "linf", "radius": 0.3, "radius_text": "0.3"},
+        "result": {"certified_accuracy": 10.0, "sample_selection": {"kind": "indices", "indices": [0, 2, 3]}},
+        "certification": {"type": "deterministic", "verifier": "ibp", "params": {}},
+        "model": {"url": "file://./cascade.pth", "sha256": hashlib.sha256(src.read_bytes()).hexdigest(),
+                  "format": "state_dict", "state_dict_key": ["state_dict"], "input_shape": [1, 28, 28], "num_classes": 10,
+                  "architecture": {"name": "cascade", "kwargs": {"stages": [{"name": "wong-kolter-small"}] * 3}}},
+        "provenance": {"submitter": "tests", "submitted_at": "2026-12-02", "source": "tests"},
+        "status": "submitted",
+    }
+    path = folder / "cascade-claim.json"
+    path.write_text(json.dumps(entry))
+    result = CliRunner().invoke(main, ["verify", str(path), "--data-dir", str(npz), "--quiet", "--format", "json",
+                                       "--cache-dir", str(tmp_path / "c"), "--device", "cpu"])
+    doc = json.loads(result.stdout)
+    assert doc["samples"]["index"] == [0, 2, 3]
+    assert doc["dataset"]["selection"]["kind"] == "indices"
+    assert any("cascade" in n and "attack" in n for n in doc["notes"])
+    assert doc["model"]["architecture"] == "cascade"
