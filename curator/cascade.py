@@ -6,7 +6,7 @@ A cascade ``f_1 … f_m`` answers an input ``z`` with the first stage ``k < m`` 
 The published evaluation certifies a test point ``x`` when the stage it is routed to certifies it;
 that is not a certificate of the cascade: a perturbed ``x'`` may be routed to an *earlier* stage
 that certifies ``x'`` but not ``x`` (Mangal et al., "On the Perils of Cascading Robust
-Classifiers", 2023), or fall through to a later stage.
+Classifiers", ICLR 2023), or fall through to a later stage.
 
 curator's rule (the argument is in docs/verifiers.md, "Cascades"): ``x`` is certified with class
 ``p`` when
