@@ -76,3 +76,14 @@ def test_softplus_converts_with_its_beta_and_threshold():
     assert isinstance(op, BoundSoftplus) and (op.beta, op.threshold) == (2.0, 7.0)
     x = torch.randn(5, 3)
     assert torch.allclose(net(x), model(x))
+
+
+def test_lipschitz_constant_of_a_softplus_net_bounds_its_slopes():
+    from curator.lipschitz import lipschitz_constants
+
+    model = _net(2)
+    net = from_module(model, (1, 6), dtype=torch.float64)
+    L = lipschitz_constants(net, "l2")[-1]
+    a, b = torch.rand(500, 1, 6, dtype=torch.float64), torch.rand(500, 1, 6, dtype=torch.float64)
+    ratio = (model(a) - model(b)).norm(dim=1) / (a - b).flatten(1).norm(dim=1)
+    assert float(ratio.max()) <= L
