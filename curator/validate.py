@@ -16,13 +16,19 @@ Semantic rules (see docs/schema.md for the reasoning):
 * A probabilistic certificate states its failure probability ``certification.alpha``, except an
   imported ``legacy`` record whose source never stated one.
 * The verifier exists, certifies the entry's type and norm, and ``params`` validate against its
-  ``params_schema``; ``model.architecture`` exists and its ``kwargs`` validate; the dataset exists.
+  ``params_schema``; ``model.architecture`` exists and its ``kwargs`` validate (an ONNX model needs
+  none); the dataset exists.
+* ``model.input_shape`` equals the dataset's input shape and the architecture, built on torch's meta
+  device, maps it to ``[1, num_classes]``.
   A check is skipped while no plugin of that kind is installed at all, and the dataset check is
   skipped for ``legacy`` records (they are listed, never re-run).
 * ``id`` equals the file name without ``.json``.
 * Duplicates: the same paper (any shared :func:`curator.paperid.paper_keys` key) in the same
   setting (dataset, norm, radius) with the same method (``training.method``, else the verifier)
-  twice in the validated set — an error on the later file, naming the earlier one.
+  twice in the validated set — an error on the later file, naming the earlier one — unless one
+  ``supersedes`` the other.
+* ``supersedes`` names an entry of the same setting (in the validated set or the ``store``); with a
+  store, one the store lacks is an error.
 """
 
 from __future__ import annotations
