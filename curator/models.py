@@ -218,7 +218,10 @@ def load_checkpoint(model_block: Mapping[str, Any], path: Path) -> Any:
     if model_block.get("format") == "safetensors":
         if key_path:
             raise ModelError(f"/model/state_dict_key: a safetensors file ({where}) is flat; state_dict_key applies to torch files")
-        state: Any = _load_safetensors(path)
+        try:
+            state: Any = _load_safetensors(path)
+        except ModelError as exc:
+            raise ModelError("/model/url: " + str(exc).replace(str(path), where, 1)) from None
     elif not key_path:
         try:
             state = load_state_dict_file(path)
@@ -304,6 +307,14 @@ def apply_checkpoint(module: nn.Module, state: Any, where: str) -> None:
             raise ModelError(f"/model/architecture/kwargs/stages: {where} holds {len(state)} state_dicts, "
                              f"the cascade has {len(stages)} stages")
         for i, (stage, sd) in enumerate(zip(stages, state)):
-            _apply_state(stage, sd, f"{where} (stage {i})")
+            _apply_with_pointer(stage, sd, f"{where} (stage {i})")
         return
-    _apply_state(module, state, where)
+    _apply_with_pointer(module, state, where)
+
+
+def _apply_with_pointer(module: nn.Module, state: Mapping[str, torch.Tensor], where: str) -> None:
+    try:
+        _apply_state(module, state, where)
+    except ModelError as exc:
+        raise ModelError(f"/model/architecture: {exc} (model.state_dict_key selects the weights, "
+                         "model.key_map renames their keys)") from None

@@ -284,3 +284,14 @@ def test_real_wrapped_checkpoints_load(registry, shared, tmp_path):
     with torch.no_grad():
         for model, least in ((robustra, 0.9), (softplus, 0.9)):
             assert (model(x).argmax(1) == y).float().mean() >= least
+
+
+def test_weights_that_do_not_fit_name_the_field_and_the_url_and_suggest_key_map(registry, tmp_path):
+    _, sd = _small_fc_state(0)
+    path = tmp_path / "w.pth"
+    torch.save({"net." + k: v for k, v in sd.items()}, path)
+    with pytest.raises(ModelError) as info:
+        load_model(FC_BLOCK, path, registry)
+    msg = str(info.value)
+    assert msg.startswith("/model/architecture: " + FC_BLOCK["url"]) and "key_map" in msg and str(path) not in msg
+    assert load_model({**FC_BLOCK, "key_map": [["net.", ""]]}, path, registry) is not None
