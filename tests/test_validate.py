@@ -353,3 +353,15 @@ def test_supersedes_must_exist_in_the_store_and_share_the_setting(tmp_path):
     write_entry(subs, make_entry(id="new-row", supersedes="legacy-row", setting=other))
     errors = validate_paths([subs], use_plugins=False, store=tmp_path / "store").errors
     assert any(p.pointer == "/supersedes" and "another setting" in p.message for p in errors)
+
+
+def test_a_cascade_claim_is_shape_checked_stage_by_stage(installed):
+    good = {"name": "cascade", "kwargs": {"stages": [WK, WK]}}
+    assert problems(model_entry({**MODEL, "format": "state_dict", "state_dict_key": ["state_dict"], "architecture": good}),
+                    installed) == {}
+    bad = {"name": "cascade", "kwargs": {"stages": [WK, {"name": "wong-kolter-small", "kwargs": {"in_channels": 3}}]}}
+    found = problems(model_entry({**MODEL, "format": "state_dict", "architecture": bad}), installed)
+    assert "does not accept input_shape [1, 28, 28]" in found[("/model/input_shape", "error")]
+    nested = {"name": "cascade", "kwargs": {"stages": [good]}}
+    found = problems(model_entry({**MODEL, "format": "state_dict", "architecture": nested}), installed)
+    assert "cannot be a stage of a cascade" in found[("/model/architecture", "error")]
