@@ -295,3 +295,19 @@ def test_weights_that_do_not_fit_name_the_field_and_the_url_and_suggest_key_map(
     msg = str(info.value)
     assert msg.startswith("/model/architecture: " + FC_BLOCK["url"]) and "key_map" in msg and str(path) not in msg
     assert load_model({**FC_BLOCK, "key_map": [["net.", ""]]}, path, registry) is not None
+
+
+def test_robustra_cifar_checkpoint_needs_convex_adversarial_normalisation(registry, shared, tmp_path):
+    path = _board_file(shared, "robustra-CIFAR10_0.1394_small_76.29.pth")
+    block = {"url": "https://x/robustra-cifar.pth", "format": "state_dict", "state_dict_key": ["state_dict"],
+             "architecture": {"name": "wong-kolter-small", "kwargs": {"in_channels": 3, "in_size": 32}},
+             "input_shape": [3, 32, 32], "num_classes": 10}
+    split = registry.dataset("cifar10-first100").load(shared / "artifacts/cifar10", tmp_path, progress=False)
+    x, y = split.take(list(range(100)))
+    normalised = load_model({**block, "normalization": {"mean": [0.485, 0.456, 0.406], "std": [0.225] * 3}}, path, registry)
+    raw = load_model(block, path, registry)
+    with torch.no_grad():
+        acc_norm = (normalised(x).argmax(1) == y).float().mean()
+        acc_raw = (raw(x).argmax(1) == y).float().mean()
+    # The file name's eps 0.1394 is 8/255 divided by that std; without it the net is near chance.
+    assert acc_norm >= 0.35 and acc_raw < acc_norm
