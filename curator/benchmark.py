@@ -418,7 +418,7 @@ def run_suite(suite_path: str | Path, opts: BenchOptions | None = None, host: An
             "id": mid, **({"title": spec["title"]} if spec.get("title") else {}),
             **({"source": spec["source"]} if spec.get("source") else {}),
             "dataset": ds["name"], "norm": spec["norm"],
-            "model": {"sha256": block["sha256"], "format": block["format"], "architecture": block["architecture"]["name"],
+            "model": {"sha256": block["sha256"], "format": block["format"], "architecture": (block.get("architecture") or {}).get("name", block["format"]),
                       "url": raw_urls[mid]},
             "selection": {**selection, **({"limit": opts.samples} if opts.samples else {})},
             "n_total": n_total, "indices_sha256": indices_sha256(all_idx), "time_limit": time_limit,

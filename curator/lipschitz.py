@@ -2,7 +2,7 @@
 
 For a network converted by :func:`curator.bounds.from_module`, ``‖f(x) − f(x')‖_p ≤ L_p ‖x − x'‖_p``
 with ``L_p`` the product of the layers' ``p → p`` operator norms along the graph (ReLU and reshapes
-are 1-Lipschitz in every ℓp since they act coordinate-wise / permute; a residual Add contributes
+are 1-Lipschitz in every ℓp since they act coordinate-wise / permute — Softplus too, its slope is in (0, 1); a residual Add contributes
 ``L(body) + L(shortcut)``). Operator norms:
 
 * ℓ∞ → ℓ∞: maximum absolute row sum — exact for Linear; for Conv2d the row sums of the actual
@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from .bounds.network import BoundedNetwork
-from .bounds.ops import BoundAdd, BoundChannelAffine, BoundConv2d, BoundLinear, BoundReLU, BoundReshape
+from .bounds.ops import BoundAdd, BoundChannelAffine, BoundConv2d, BoundLinear, BoundReLU, BoundReshape, BoundSoftplus
 
 DENSE_LIMIT = 1 << 24
 ROUNDING = 1.0 + 1e-6
@@ -74,7 +74,8 @@ def _power(op, in_shape, iterations: int, seed: int = 0) -> float:
 def operator_norm(op, in_shape, out_shape, norm: str, method: str = "exact", iterations: int = 200,
                   safety: float = 0.05) -> float:
     """An upper bound on ``‖op‖_{p→p}`` (see the module docstring for which are proofs)."""
-    if isinstance(op, (BoundReLU, BoundReshape)):
+    if isinstance(op, (BoundReLU, BoundReshape, BoundSoftplus)):
+        # Softplus acts coordinate-wise with slope sigmoid(beta·x) in (0, 1): 1-Lipschitz like ReLU.
         return 1.0
     if isinstance(op, BoundChannelAffine):
         return float(op.scale.abs().max())

@@ -18,7 +18,8 @@ from torch import nn
 from .errors import CuratorError
 from .layers import with_normalization
 
-__all__ = ["ModelError", "build_architecture", "load_model", "load_state_dict_file", "resolve_device", "FORMATS"]
+__all__ = ["ModelError", "build_architecture", "load_model", "load_state_dict_file", "resolve_device", "FORMATS",
+           "load_checkpoint", "select_state", "rename_keys", "architecture_kwargs"]
 
 FORMATS = ("safetensors", "state_dict", "onnx")
 _WRAPPER_KEYS = ("state_dict", "model", "model_state_dict", "net")
@@ -152,10 +153,12 @@ def load_model(model_block: Mapping[str, Any], path: Path, registry: Any, device
             raise ModelError(f"model format {fmt!r} needs model.architecture.name")
         from .model_budget import check_model_budget
 
-        check_model_budget(model_block, path, registry)  # sized on the meta device: nothing allocated yet
-        net = build_architecture(registry, arch["name"], arch.get("kwargs"))
-        state = _load_safetensors(path) if fmt == "safetensors" else load_state_dict_file(path)
-        _apply_state(net, state, path)
+        kwargs = architecture_kwargs(model_block, registry)
+        # sized on the meta device against the weights file: nothing is allocated before this passes
+        check_model_budget({**model_block, "architecture": {**arch, "kwargs": kwargs}}, path, registry)
+        net = build_architecture(registry, arch["name"], kwargs)
+        state = load_checkpoint(model_block, path)
+        apply_checkpoint(net, state, model_block.get("url") or str(path))
 
     norm = model_block.get("normalization") or {}
     model = with_normalization(net, norm.get("mean"), norm.get("std"))
@@ -182,3 +185,141 @@ def check_output_shape(model: nn.Module, model_block: Mapping[str, Any], device:
         raise ModelError(
             f"the model maps input_shape {shape} to {list(out.shape)}, expected [1, {num_classes}] (num_classes)"
         )
+
+
+# --------------------------------------------------------------------------- checkpoints as researchers publish them
+
+
+def architecture_kwargs(model_block: Mapping[str, Any], registry: Any) -> dict[str, Any]:
+    """The architecture's kwargs, with ``input_shape`` filled from ``model.input_shape`` for an
+    architecture that infers its layers' in-shapes (``takes_input_shape``) and was given none, so
+    the claim states its input shape once."""
+    arch = model_block.get("architecture") or {}
+    kwargs = dict(arch.get("kwargs") or {})
+    try:
+        plugin = registry.architecture(arch.get("name"))
+    except Exception:  # unknown names are reported by build_architecture / validate
+        return kwargs
+    if getattr(plugin, "takes_input_shape", False) and "input_shape" not in kwargs and model_block.get("input_shape"):
+        kwargs["input_shape"] = [int(d) for d in model_block["input_shape"]]
+    return kwargs
+
+
+def _where(model_block: Mapping[str, Any], path: Path) -> str:
+    return str(model_block.get("url") or path)
+
+
+def load_checkpoint(model_block: Mapping[str, Any], path: Path) -> Any:
+    """The tensors of the claim's weights file: a ``{name: tensor}`` dict, or a list of them (a
+    cascade's checkpoint), after ``model.state_dict_key`` and ``model.key_map``.
+
+    safetensors files are flat already; a torch file is read with ``weights_only=True`` and, with
+    a ``state_dict_key``, the object at that path is taken (``["state_dict", 0]``); without one a
+    plain state_dict or a ``{"state_dict"|"model"|…: state_dict}`` wrapper is accepted as before.
+    Errors name the entry field and the model's URL (what the submitter knows), not the cache file.
+    """
+    where = _where(model_block, path)
+    key_path = model_block.get("state_dict_key")
+    if model_block.get("format") == "safetensors":
+        if key_path:
+            raise ModelError(f"/model/state_dict_key: a safetensors file ({where}) is flat; state_dict_key applies to torch files")
+        try:
+            state: Any = _load_safetensors(path)
+        except ModelError as exc:
+            raise ModelError("/model/url: " + str(exc).replace(str(path), where, 1)) from None
+    elif not key_path:
+        try:
+            state = load_state_dict_file(path)
+        except ModelError as exc:
+            raise ModelError(str(exc).replace(str(path), where, 1)
+                             + " (if the file wraps its weights, say where with model.state_dict_key)") from None
+    else:
+        state = select_state(_torch_load(path, where), key_path, where)
+    return rename_keys(state, model_block.get("key_map"), where)
+
+
+def _torch_load(path: Path, where: str) -> Any:
+    try:
+        return torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as exc:  # UnpicklingError for refused globals, RuntimeError for non-torch files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"/model/url: {where}: not a loadable weights-only torch file ({first}); "
+                         "pickled objects are never executed") from None
+
+
+def _describe(obj: Any) -> str:
+    if isinstance(obj, Mapping):
+        keys = [str(k) for k in list(obj)[:8]]
+        return f"a dict with keys {keys}" + (" …" if len(obj) > 8 else "")
+    if isinstance(obj, (list, tuple)):
+        return f"a list of {len(obj)} items"
+    return f"a {type(obj).__name__}"
+
+
+def select_state(obj: Any, key_path: list[Any], where: str) -> Any:
+    """Follow ``key_path`` (dict keys as strings, list positions as integers) into ``obj``; the
+    result must be a state_dict or a non-empty list of state_dicts (a cascade's stages)."""
+    for depth, key in enumerate(key_path):
+        ptr = f"/model/state_dict_key/{depth}"
+        if isinstance(obj, Mapping):
+            if key not in obj:
+                raise ModelError(f"{ptr}: {where}: no key {key!r} here; found {_describe(obj)}")
+            obj = obj[key]
+        elif isinstance(obj, (list, tuple)):
+            if isinstance(key, bool) or not isinstance(key, int) or not -len(obj) <= key < len(obj):
+                raise ModelError(f"{ptr}: {where}: {key!r} is not a position in {_describe(obj)}")
+            obj = obj[key]
+        else:
+            raise ModelError(f"{ptr}: {where}: cannot index {_describe(obj)} with {key!r}")
+    if isinstance(obj, Mapping) and _is_tensor_dict(obj):
+        return {str(k): v for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)) and obj and all(isinstance(o, Mapping) and _is_tensor_dict(o) for o in obj):
+        return [{str(k): v for k, v in o.items()} for o in obj]
+    raise ModelError(f"/model/state_dict_key: {where}: the object at {list(key_path)} is {_describe(obj)}, "
+                     "not a state_dict (names → tensors) or a list of them")
+
+
+def rename_keys(state: Any, key_map: list[list[str]] | None, where: str = "") -> Any:
+    """Each key's first matching ``[from_prefix, to_prefix]`` pair of ``key_map`` replaces that
+    prefix (``[["module.", ""]]`` strips DataParallel's prefix); keys matching none stay. Two keys
+    renamed onto one name are an error, not a silent overwrite."""
+    if isinstance(state, list):
+        return [rename_keys(s, key_map, where) for s in state]
+    if not key_map:
+        return state
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        new = key
+        for old_prefix, new_prefix in key_map:
+            if key.startswith(old_prefix):
+                new = new_prefix + key[len(old_prefix):]
+                break
+        if new in out:
+            raise ModelError(f"/model/key_map: {where}: two keys are renamed to {new!r}")
+        out[new] = value
+    return out
+
+
+def apply_checkpoint(module: nn.Module, state: Any, where: str) -> None:
+    """Strictly load ``state`` into ``module``; a list of state_dicts goes stage by stage into a
+    :class:`curator.cascade.Cascade` (one per stage, in order)."""
+    if isinstance(state, list):
+        stages = getattr(module, "stages", None)
+        if stages is None or not isinstance(stages, nn.ModuleList):
+            raise ModelError(f"/model/state_dict_key: {where} holds a list of {len(state)} state_dicts; "
+                             "only a cascade architecture takes one per stage")
+        if len(state) != len(stages):
+            raise ModelError(f"/model/architecture/kwargs/stages: {where} holds {len(state)} state_dicts, "
+                             f"the cascade has {len(stages)} stages")
+        for i, (stage, sd) in enumerate(zip(stages, state)):
+            _apply_with_pointer(stage, sd, f"{where} (stage {i})")
+        return
+    _apply_with_pointer(module, state, where)
+
+
+def _apply_with_pointer(module: nn.Module, state: Mapping[str, torch.Tensor], where: str) -> None:
+    try:
+        _apply_state(module, state, where)
+    except ModelError as exc:
+        raise ModelError(f"/model/architecture: {exc} (model.state_dict_key selects the weights, "
+                         "model.key_map renames their keys)") from None

@@ -7,15 +7,18 @@ hashed with :func:`indices_sha256`), so two runs on the same selection certify t
 from __future__ import annotations
 
 import hashlib
+import json
+from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import CuratorError
 from .jsonio import canonical_bytes
 
-__all__ = ["select_indices", "indices_sha256", "shard", "parse_shard", "shards_of_one_run", "merged_shard",
+__all__ = ["select_indices", "indices_sha256", "read_indices_file", "claim_indices_sha256", "shard", "parse_shard", "shards_of_one_run", "merged_shard",
            "sum_timings", "KINDS"]
 
-KINDS = ("all", "every_kth", "evenly_spaced", "first")
+KINDS = ("all", "every_kth", "evenly_spaced", "first", "indices", "indices_file")
+MAX_INDICES_FILE_BYTES = 8 * 1024 * 1024  # 10^6 indices of 7 digits; a test set is far smaller
 
 
 def _int(selection: dict[str, Any], key: str, default: int | None, minimum: int) -> int:
@@ -27,7 +30,8 @@ def _int(selection: dict[str, Any], key: str, default: int | None, minimum: int)
     return value
 
 
-def select_indices(selection: dict[str, Any] | None, n_total: int, *, n: int | None = None) -> list[int]:
+def select_indices(selection: dict[str, Any] | None, n_total: int, *, n: int | None = None,
+                   base_dir: str | Path | None = None) -> list[int]:
     """Test-set indices in increasing order.
 
     - ``all`` (also ``None``): ``0 … n_total-1``.
@@ -36,6 +40,9 @@ def select_indices(selection: dict[str, Any] | None, n_total: int, *, n: int | N
     - ``evenly_spaced`` (``n``): ``floor(i · n_total / n)`` for ``i < n``: spread over the whole set,
       starting at 0, distinct whenever ``n ≤ n_total``.
     - ``first`` (``n``): ``0 … n-1``.
+    - ``indices`` (``indices``): exactly those, strictly increasing, each below ``n_total``.
+    - ``indices_file`` (``path``, ``sha256``): the same from a file inside ``base_dir`` (the entry's
+      folder), pinned by the sha256 of its bytes (:func:`read_indices_file`).
 
     ``n`` (keyword), when given, then keeps only the first ``n`` of the selected indices (a quick
     run on a prefix of the claimed protocol, e.g. ``--samples``). Asking for more images than the
@@ -63,6 +70,9 @@ def select_indices(selection: dict[str, Any] | None, n_total: int, *, n: int | N
         if count > n_total:
             raise CuratorError(f"sample selection asks for {count} images; the test set has {n_total}")
         out = list(range(count))
+    elif kind in ("indices", "indices_file"):
+        raw = selection.get("indices") if kind == "indices" else read_indices_file(selection, base_dir)
+        out = _checked_indices(raw, n_total)
     else:
         raise CuratorError(f"unknown sample selection kind {kind!r} (known: {', '.join(KINDS)})")
     if n is not None:
@@ -70,6 +80,59 @@ def select_indices(selection: dict[str, Any] | None, n_total: int, *, n: int | N
             raise CuratorError(f"number of samples must be a positive integer, got {n!r}")
         out = out[:n]
     return out
+
+
+def _checked_indices(raw: Any, n_total: int) -> list[int]:
+    if not isinstance(raw, list) or not raw:
+        raise CuratorError("sample selection: 'indices' must be a non-empty list of test-set indices")
+    out: list[int] = []
+    for pos, value in enumerate(raw):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise CuratorError(f"sample selection: indices[{pos}] = {value!r} is not a non-negative integer")
+        if value >= n_total:
+            raise CuratorError(f"sample selection: index {value} is past the end of the {n_total}-image test set")
+        if out and value <= out[-1]:
+            # Sorted and distinct, so that a selection has one spelling and one indices_sha256.
+            raise CuratorError(f"sample selection: indices must be strictly increasing (indices[{pos}] = {value} "
+                               f"after {out[-1]}); sort them and drop repeats")
+        out.append(value)
+    return out
+
+
+def read_indices_file(selection: dict[str, Any], base_dir: str | Path | None) -> list[int]:
+    """The index list of an ``indices_file`` selection: ``path`` inside ``base_dir`` (symlinks and
+    ``..`` resolved, still inside), at most :data:`MAX_INDICES_FILE_BYTES`, bytes matching
+    ``sha256``; a JSON list of integers, or integers separated by commas or whitespace."""
+    rel, want = selection.get("path"), str(selection.get("sha256") or "").lower()
+    if not isinstance(rel, str) or not rel or not want:
+        raise CuratorError("sample selection 'indices_file' needs 'path' and 'sha256'")
+    if base_dir is None:
+        raise CuratorError("sample selection 'indices_file' is read from the entry's folder; none was given")
+    folder = Path(base_dir).resolve()
+    target = (folder / rel).resolve()
+    if Path(rel).is_absolute() or folder not in target.parents:
+        raise CuratorError(f"sample selection: indices file {rel!r} resolves outside the entry's folder {folder}")
+    try:
+        with open(target, "rb") as fh:
+            data = fh.read(MAX_INDICES_FILE_BYTES + 1)
+    except OSError as exc:
+        raise CuratorError(f"sample selection: cannot read indices file {target}: {exc.strerror or exc}") from None
+    if len(data) > MAX_INDICES_FILE_BYTES:
+        raise CuratorError(f"sample selection: {target} is larger than {MAX_INDICES_FILE_BYTES} bytes")
+    got = hashlib.sha256(data).hexdigest()
+    if got != want:
+        raise CuratorError(f"sample selection: {target}: sha256 {got} does not match the claim's {want}")
+    text = data.decode("utf-8", errors="replace").strip()
+    try:
+        values = json.loads(text) if text.startswith("[") else [int(t) for t in text.replace(",", " ").split()]
+    except ValueError:
+        raise CuratorError(f"sample selection: {target}: not a JSON list or a list of integers") from None
+    return values
+
+
+def claim_indices_sha256(selection: dict[str, Any] | None, n_total: int, base_dir: str | Path | None = None) -> str:
+    """:func:`indices_sha256` of a claim's whole selection (what a report covering it must carry)."""
+    return indices_sha256(select_indices(selection, n_total, base_dir=base_dir))
 
 
 def indices_sha256(indices: Sequence[int]) -> str:

@@ -16,13 +16,19 @@ Semantic rules (see docs/schema.md for the reasoning):
 * A probabilistic certificate states its failure probability ``certification.alpha``, except an
   imported ``legacy`` record whose source never stated one.
 * The verifier exists, certifies the entry's type and norm, and ``params`` validate against its
-  ``params_schema``; ``model.architecture`` exists and its ``kwargs`` validate; the dataset exists.
+  ``params_schema``; ``model.architecture`` exists and its ``kwargs`` validate (an ONNX model needs
+  none); the dataset exists.
+* ``model.input_shape`` equals the dataset's input shape and the architecture, built on torch's meta
+  device, maps it to ``[1, num_classes]``.
   A check is skipped while no plugin of that kind is installed at all, and the dataset check is
   skipped for ``legacy`` records (they are listed, never re-run).
 * ``id`` equals the file name without ``.json``.
 * Duplicates: the same paper (any shared :func:`curator.paperid.paper_keys` key) in the same
   setting (dataset, norm, radius) with the same method (``training.method``, else the verifier)
-  twice in the validated set — an error on the later file, naming the earlier one.
+  twice in the validated set — an error on the later file, naming the earlier one — unless one
+  ``supersedes`` the other.
+* ``supersedes`` names an entry of the same setting (in the validated set or the ``store``); with a
+  store, one the store lacks is an error.
 """
 
 from __future__ import annotations
@@ -251,23 +257,126 @@ def _plugin_checks(entry: dict[str, Any], file: str, plugins: _Plugins, legacy: 
             for ptr, msg in validate_with(v, certification.get("params", {})):
                 out.append(Problem(file, "/certification/params" + ptr, msg))
 
-    model = entry.get("model")
-    if model is not None and plugins.installed("architecture"):
-        arch = model["architecture"]
-        if not plugins.has("architecture", arch["name"]):
-            known = ", ".join(plugins.registry.names("architecture"))
-            out.append(Problem(file, "/model/architecture/name", f"unknown architecture {arch['name']!r} (installed: {known})"))
-        else:
-            a = plugins.get("architecture", arch["name"])
-            v = plugins.validator("architecture", arch["name"], a.kwargs_schema)
-            for ptr, msg in validate_with(v, arch.get("kwargs", {})):
-                out.append(Problem(file, "/model/architecture/kwargs" + ptr, msg))
+    out.extend(_model_checks(entry, file, plugins))
 
     dataset = entry["setting"]["dataset"]
     if not legacy and plugins.installed("dataset") and not plugins.has("dataset", dataset):
         known = ", ".join(plugins.registry.names("dataset"))
         out.append(Problem(file, "/setting/dataset", f"unknown dataset {dataset!r} (installed: {known})"))
     return out
+
+
+def _model_checks(entry: dict[str, Any], file: str, plugins: _Plugins) -> list[Problem]:
+    """The model block against the plugins: its architecture and kwargs (none needed for ONNX,
+    whose graph is the architecture; the name ``onnx`` is accepted there too), then its
+    ``input_shape`` against the dataset's and what the architecture accepts."""
+    model = entry.get("model")
+    if model is None:
+        return []
+    out: list[Problem] = []
+    arch = model.get("architecture")
+    if model["format"] == "onnx" and (arch is None or arch.get("name") == "onnx"):
+        arch = None
+    elif arch is not None and plugins.installed("architecture"):
+        if not plugins.has("architecture", arch["name"]):
+            known = ", ".join(plugins.registry.names("architecture"))
+            out.append(Problem(file, "/model/architecture/name", f"unknown architecture {arch['name']!r} (installed: {known})"))
+            arch = None
+        else:
+            from .models import architecture_kwargs
+
+            a = plugins.get("architecture", arch["name"])
+            v = plugins.validator("architecture", arch["name"], a.kwargs_schema)
+            problems = validate_with(v, architecture_kwargs(model, plugins.registry))
+            out.extend(Problem(file, "/model/architecture/kwargs" + ptr, msg) for ptr, msg in problems)
+            if problems:
+                arch = None
+    if model.get("state_dict_key") and model["format"] != "state_dict":
+        out.append(Problem(file, "/model/state_dict_key", f"state_dict_key applies to torch state_dict files, not {model['format']}"))
+    out.extend(_input_shape_checks(entry, file, plugins, arch is not None and plugins.installed("architecture")))
+    return out
+
+
+def _input_shape_checks(entry: dict[str, Any], file: str, plugins: _Plugins, build: bool) -> list[Problem]:
+    """``model.input_shape`` equals the dataset plugin's (when it declares one), and the
+    architecture, built on torch's meta device (no memory, no weights), maps it to
+    ``[1, num_classes]`` — the mistakes that otherwise surface as a raw torch error in verify."""
+    model = entry["model"]
+    shape = [int(d) for d in model["input_shape"]]
+    out: list[Problem] = []
+    name = entry["setting"]["dataset"]
+    if plugins.installed("dataset") and plugins.has("dataset", name):
+        expected = getattr(plugins.get("dataset", name), "input_shape", None)
+        if expected and list(expected) != shape:
+            out.append(Problem(file, "/model/input_shape", f"{shape}, but the {name} test set's inputs are {list(expected)}"))
+            return out
+    if build:
+        message = _meta_shape_problem(model, plugins.registry)
+        if message:
+            ptr, msg = message
+            out.append(Problem(file, ptr, msg))
+    return out
+
+
+def _meta_shape_problem(model: dict[str, Any], registry: Any) -> tuple[str, str] | None:
+    import torch
+
+    from .cascade import find_cascade
+    from .models import ModelError, architecture_kwargs, build_architecture
+
+    shape = [int(d) for d in model["input_shape"]]
+    arch = model["architecture"]
+    try:
+        with torch.device("meta"):
+            net = build_architecture(registry, arch["name"], architecture_kwargs(model, registry))
+            found = find_cascade(net)
+            nets = list(found[1].stages) if found else [net]
+            outs = [n(torch.zeros([1, *shape])) for n in nets]
+    except ModelError as exc:
+        return "/model/architecture", str(exc)
+    except Exception as exc:  # torch's shape errors are RuntimeErrors from inside the layers
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return "/model/input_shape", f"architecture {arch['name']!r} does not accept input_shape {shape}: {first}"
+    for out in outs:
+        if tuple(out.shape) != (1, int(model["num_classes"])):
+            return "/model/num_classes", (f"architecture {arch['name']!r} maps input_shape {shape} to "
+                                          f"{list(out.shape)}, not [1, {model['num_classes']}]")
+    return None
+
+
+def _setting_key(entry: dict[str, Any]) -> tuple[str, str, float]:
+    setting = entry.get("setting") or {}
+    return setting.get("dataset", ""), setting.get("norm", ""), round(float(setting.get("radius", 0.0)), 9)
+
+
+def check_supersedes(entries: dict[str, dict[str, Any]], known: dict[str, dict[str, Any]] | None = None,
+                     require_known: bool = False) -> list[Problem]:
+    """``supersedes`` names another entry of the same setting: one of ``entries`` or of ``known``
+    (a store's entries by id). An id found in neither is an error when ``require_known`` (a
+    store was given), else it cannot be checked here."""
+    by_id = dict(known or {})
+    by_id.update({e["id"]: e for e in entries.values() if isinstance(e.get("id"), str)})
+    out: list[Problem] = []
+    for file, entry in entries.items():
+        target = entry.get("supersedes")
+        if target is None:
+            continue
+        if target == entry["id"]:
+            out.append(Problem(file, "/supersedes", "an entry cannot supersede itself"))
+        elif target not in by_id:
+            if require_known:
+                out.append(Problem(file, "/supersedes", f"no entry {target!r} in the store"))
+        elif _setting_key(by_id[target]) != _setting_key(entry):
+            d, n, r = _setting_key(by_id[target])
+            out.append(Problem(file, "/supersedes", f"{target!r} is in another setting ({d}, {n}, {r:g}); "
+                                                    "a re-verification supersedes an entry of its own setting"))
+    return out
+
+
+def _related(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """One entry says it supersedes the other: two rows of one paper, not a duplicate."""
+    return (a.get("supersedes") is not None and a.get("supersedes") == b.get("id")) or (
+        b.get("supersedes") is not None and b.get("supersedes") == a.get("id"))
 
 
 # --------------------------------------------------------------------------- duplicates
@@ -288,12 +397,14 @@ def duplicate_keys(entry: dict[str, Any]) -> set[tuple[str, str, str, float, str
 def find_duplicates(entries: Iterable[tuple[str, dict[str, Any]]]) -> list[Problem]:
     """A problem on every entry that repeats an earlier one (same paper, setting and method)."""
     first: dict[tuple, str] = {}
+    docs: dict[str, dict[str, Any]] = {}
     out: list[Problem] = []
     for file, entry in entries:
+        docs.setdefault(file, entry)
         hits = set()
         keys = duplicate_keys(entry)
         for key in sorted(keys):
-            if key in first and first[key] != file:
+            if key in first and first[key] != file and not _related(docs[first[key]], entry):
                 hits.add((first[key], key[0]))
         if hits:
             other, via = sorted(hits)[0]
@@ -306,7 +417,8 @@ def find_duplicates(entries: Iterable[tuple[str, dict[str, Any]]]) -> list[Probl
 # --------------------------------------------------------------------------- many files
 
 
-def validate_paths(paths: Iterable[str | os.PathLike], registry: Any = None, *, use_plugins: bool = True, max_bytes: int = MAX_ENTRY_BYTES) -> Report:
+def validate_paths(paths: Iterable[str | os.PathLike], registry: Any = None, *, use_plugins: bool = True,
+                   max_bytes: int = MAX_ENTRY_BYTES, store: str | os.PathLike | None = None) -> Report:
     """Validate every entry file under ``paths`` (files, or folders walked for ``*.json``).
 
     A document with a ``report_version`` field is a verification report (the store keeps them in
@@ -347,7 +459,17 @@ def validate_paths(paths: Iterable[str | os.PathLike], registry: Any = None, *, 
         if schema_valid:
             report.entries[name] = doc
     report.problems.extend(find_duplicates(report.entries.items()))
+    report.problems.extend(check_supersedes(report.entries, _store_by_id(store), require_known=store is not None))
     return report
+
+
+def _store_by_id(store: str | os.PathLike | None) -> dict[str, dict[str, Any]]:
+    """The entries of the store at ``store`` by id (``supersedes`` targets); empty without one."""
+    if store is None:
+        return {}
+    from .store import load_entries
+
+    return {e["id"]: e for _, e in load_entries(Path(store)) if isinstance(e, dict) and isinstance(e.get("id"), str)}
 
 
 def iter_problem_lines(report: Report) -> Iterator[str]:
@@ -359,6 +481,7 @@ def iter_problem_lines(report: Report) -> Iterator[str]:
 __all__ = [
     "Report",
     "check_entry",
+    "check_supersedes",
     "collect_files",
     "duplicate_keys",
     "find_duplicates",

@@ -265,6 +265,7 @@ def verify_entry(entry_path: str | Path, opts: VerifyOptions | None = None, host
     """
     from .plugins import get_host
     from .sampling import indices_sha256, select_indices, shard
+    from .cascade import is_cascade, verify_task
 
     opts = opts or VerifyOptions()
     host = host or get_host()
@@ -284,7 +285,8 @@ def verify_entry(entry_path: str | Path, opts: VerifyOptions | None = None, host
     loaded = load_everything(entry_path, entry, registry, opts)
 
     selection = selection_for(entry, opts)
-    all_indices = select_indices(selection, int(loaded.split.inputs.shape[0]), n=opts.samples)
+    all_indices = select_indices(selection, int(loaded.split.inputs.shape[0]), n=opts.samples,
+                                 base_dir=entry_path.parent)
     if opts.samples is not None:
         selection = {**selection, "limit": opts.samples}
     shard_i, shard_n = opts.shard
@@ -305,6 +307,9 @@ def verify_entry(entry_path: str | Path, opts: VerifyOptions | None = None, host
     elif probabilistic:
         notes.append(f"attack {attack.name} not run: the claim certifies a smoothed classifier, whose robustness an "
                      "attack on the base network does not bound")
+    elif is_cascade(loaded.model):
+        notes.append(f"attack {attack.name} not run: a cascade's output on a perturbed input depends on its router, "
+                     "so an attack on one stage does not bound the cascade's robust accuracy")
     else:
         attack_params = params_with_defaults(attack.params_schema, {})
         cb = on_progress(len(indices), f"attack {attack.name}") if on_progress else None
@@ -335,7 +340,7 @@ def verify_entry(entry_path: str | Path, opts: VerifyOptions | None = None, host
             )
             t0 = time.monotonic()
             try:
-                got = verifier.verify(task)
+                got = verify_task(verifier, task)
             except Exception as exc:  # a plugin failure becomes per-sample errors, never a wrong number
                 msg = f"{type(exc).__name__}: {exc}"
                 per = (time.monotonic() - t0) / max(1, len(chunk))
@@ -373,7 +378,7 @@ def verify_entry(entry_path: str | Path, opts: VerifyOptions | None = None, host
         "report_version": REPORT_VERSION,
         "entry": {"id": entry["id"], "sha256": entry_sha, "claimed_certified_accuracy": claimed,
                   "verifier": cert["verifier"], "same_protocol": True},
-        "model": {"sha256": m["sha256"], "format": m["format"], "architecture": m["architecture"]["name"],
+        "model": {"sha256": m["sha256"], "format": m["format"], "architecture": (m.get("architecture") or {}).get("name", m["format"]),
                   "url": m["url"]},
         "dataset": {"name": setting["dataset"], "n_total": n_total, "selection": selection,
                     "indices_sha256": selection_sha, "source": loaded.split.source or ""},
@@ -398,7 +403,8 @@ def verify_entry(entry_path: str | Path, opts: VerifyOptions | None = None, host
     # A claim measured on other samples than this run's is itself a binomial measurement: the
     # same-protocol refutation then compares two samples (docs/verdicts.md, rule 4).
     claim_selection = entry["result"].get("sample_selection")
-    same_samples = claim_selection is not None and all_indices == select_indices(claim_selection, n_total)
+    same_samples = claim_selection is not None and all_indices == select_indices(claim_selection, n_total,
+                                                                                   base_dir=entry_path.parent)
     if "n_samples" in entry["result"] and not same_samples:
         report["entry"]["claimed_n_samples"] = int(entry["result"]["n_samples"])
     return summarize(report, opts.confidence)

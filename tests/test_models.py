@@ -184,3 +184,130 @@ def test_load_on_cuda_matches_cpu(registry, wk_path):
     x = torch.rand(8, 1, 28, 28)
     with torch.no_grad():
         assert torch.allclose(cpu(x), gpu(x.cuda()).cpu(), atol=1e-4)
+
+
+# --------------------------------------------------------------------------- wrapped checkpoints
+
+BOARD = "artifacts/models/board"
+CASCADE_URL = "https://raw.githubusercontent.com/locuslab/convex_adversarial/2cd8149249b9e90383af10fc7e9b9fe90166813e/models_scaled/mnist_small_0_3.pth"
+
+
+def _board_file(shared, name):
+    path = shared / BOARD / name
+    if not path.is_file():
+        pytest.skip(f"{name} not in ../shared")
+    return path
+
+
+def _small_fc_state(seed):
+    torch.manual_seed(seed)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3))
+    return net, {k: v.clone() for k, v in net.state_dict().items()}
+
+
+FC_BLOCK = {"url": "https://example.org/weights.pth", "format": "state_dict", "input_shape": [1, 2, 2], "num_classes": 3,
+            "architecture": {"name": "fc", "kwargs": {"input_shape": [1, 2, 2], "hidden": [5], "num_classes": 3}}}
+
+
+def test_state_dict_key_selects_a_nested_state_dict_and_key_map_renames(registry, tmp_path):
+    net, sd = _small_fc_state(0)
+    wrapped = {"epoch": 3, "checkpoint": {"weights": [{"module.net." + k: v for k, v in sd.items()}]}}
+    path = tmp_path / "w.pth"
+    torch.save(wrapped, path)
+    block = {**FC_BLOCK, "state_dict_key": ["checkpoint", "weights", 0], "key_map": [["module.net.", ""]]}
+    model = load_model(block, path, registry)
+    x = torch.rand(2, 1, 2, 2)
+    assert torch.allclose(model(x), net(x))
+
+
+@pytest.mark.parametrize("key_path,fragment", [
+    (["nothing"], "/model/state_dict_key/0"),
+    (["checkpoint", "weights", 4], "/model/state_dict_key/2"),
+    (["checkpoint"], "/model/state_dict_key: "),
+])
+def test_a_wrong_state_dict_key_names_the_field_and_the_url(registry, tmp_path, key_path, fragment):
+    _, sd = _small_fc_state(0)
+    path = tmp_path / "w.pth"
+    torch.save({"checkpoint": {"weights": [sd]}}, path)
+    with pytest.raises(ModelError) as info:
+        load_model({**FC_BLOCK, "state_dict_key": key_path}, path, registry)
+    msg = str(info.value)
+    assert fragment in msg and FC_BLOCK["url"] in msg and str(path) not in msg
+
+
+def test_an_unwrapped_lookup_failure_names_the_url_and_suggests_state_dict_key(registry, tmp_path):
+    _, sd = _small_fc_state(0)
+    path = tmp_path / "w.pth"
+    torch.save({"state_dict": [sd, sd]}, path)
+    with pytest.raises(ModelError, match="state_dict_key") as info:
+        load_model(FC_BLOCK, path, registry)
+    assert FC_BLOCK["url"] in str(info.value) and str(path) not in str(info.value)
+
+
+def test_key_map_collisions_are_errors(registry, tmp_path):
+    _, sd = _small_fc_state(0)
+    path = tmp_path / "w.pth"
+    torch.save({**{"a." + k: v for k, v in sd.items()}, **{"b." + k: v for k, v in sd.items()}}, path)
+    with pytest.raises(ModelError, match="/model/key_map"):
+        load_model({**FC_BLOCK, "key_map": [["a.", ""], ["b.", ""]]}, path, registry)
+
+
+def test_a_list_of_state_dicts_needs_a_cascade(registry, tmp_path):
+    _, sd = _small_fc_state(0)
+    path = tmp_path / "w.pth"
+    torch.save({"state_dict": [sd, sd]}, path)
+    with pytest.raises(ModelError, match="only a cascade"):
+        load_model({**FC_BLOCK, "state_dict_key": ["state_dict"]}, path, registry)
+    stage = {"name": "fc", "kwargs": FC_BLOCK["architecture"]["kwargs"]}
+    block = {**FC_BLOCK, "state_dict_key": ["state_dict"], "architecture": {"name": "cascade", "kwargs": {"stages": [stage] * 3}}}
+    with pytest.raises(ModelError, match="holds 2 state_dicts, the cascade has 3"):
+        load_model(block, path, registry)
+
+
+def test_real_wrapped_checkpoints_load(registry, shared, tmp_path):
+    from curator.cascade import find_cascade
+
+    cascade = load_model({"url": CASCADE_URL, "format": "state_dict", "state_dict_key": ["state_dict"],
+                          "architecture": {"name": "cascade", "kwargs": {"stages": [{"name": "wong-kolter-small"}] * 3}},
+                          "input_shape": [1, 28, 28], "num_classes": 10},
+                         _board_file(shared, "wong2018-scaling-mnist_small_0_3.pth"), registry)
+    assert len(find_cascade(cascade)[1].stages) == 3
+    robustra = load_model({**WK_BLOCK, "url": "https://x/robustra.pth", "state_dict_key": ["state_dict"]},
+                          _board_file(shared, "robustra-MNIST_0.3_small_31.42.pth"), registry)
+    softplus = load_model({"url": "https://x/so-robust", "format": "state_dict", "input_shape": [1, 28, 28], "num_classes": 10,
+                           "architecture": {"name": "sequential", "kwargs": {"layers": [
+                               {"type": "flatten"}, {"type": "linear", "out_features": 1024, "name": "fc1"},
+                               {"type": "softplus"}, {"type": "linear", "out_features": 10, "name": "fc2"}]}}},
+                          _board_file(shared, "so-robust-mnist_2_softplus_L2_1.58_EIGEN_0.005.pth"), registry)
+    split = registry.dataset("mnist").load(shared / "artifacts/mnist", tmp_path, progress=False)
+    x, y = split.take(list(range(200)))
+    with torch.no_grad():
+        for model, least in ((robustra, 0.9), (softplus, 0.9)):
+            assert (model(x).argmax(1) == y).float().mean() >= least
+
+
+def test_weights_that_do_not_fit_name_the_field_and_the_url_and_suggest_key_map(registry, tmp_path):
+    _, sd = _small_fc_state(0)
+    path = tmp_path / "w.pth"
+    torch.save({"net." + k: v for k, v in sd.items()}, path)
+    with pytest.raises(ModelError) as info:
+        load_model(FC_BLOCK, path, registry)
+    msg = str(info.value)
+    assert msg.startswith("/model/architecture: " + FC_BLOCK["url"]) and "key_map" in msg and str(path) not in msg
+    assert load_model({**FC_BLOCK, "key_map": [["net.", ""]]}, path, registry) is not None
+
+
+def test_robustra_cifar_checkpoint_needs_convex_adversarial_normalisation(registry, shared, tmp_path):
+    path = _board_file(shared, "robustra-CIFAR10_0.1394_small_76.29.pth")
+    block = {"url": "https://x/robustra-cifar.pth", "format": "state_dict", "state_dict_key": ["state_dict"],
+             "architecture": {"name": "wong-kolter-small", "kwargs": {"in_channels": 3, "in_size": 32}},
+             "input_shape": [3, 32, 32], "num_classes": 10}
+    split = registry.dataset("cifar10-first100").load(shared / "artifacts/cifar10", tmp_path, progress=False)
+    x, y = split.take(list(range(100)))
+    normalised = load_model({**block, "normalization": {"mean": [0.485, 0.456, 0.406], "std": [0.225] * 3}}, path, registry)
+    raw = load_model(block, path, registry)
+    with torch.no_grad():
+        acc_norm = (normalised(x).argmax(1) == y).float().mean()
+        acc_raw = (raw(x).argmax(1) == y).float().mean()
+    # The file name's eps 0.1394 is 8/255 divided by that std; without it the net is near chance.
+    assert acc_norm >= 0.35 and acc_raw < acc_norm

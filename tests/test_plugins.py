@@ -251,3 +251,20 @@ def test_loading_the_plugins_imports_neither_torch_nor_scipy():
             "print(sorted(m for m in ('torch', 'scipy', 'numpy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_plugins_lists_each_verifiers_certificate_norms_and_params():
+    from click.testing import CliRunner
+
+    from curator.cli import main
+
+    text = CliRunner().invoke(main, ["plugins"]).stdout
+    crown = text.split("verifier: crown", 1)[1].splitlines()
+    assert crown[1].strip() == "certificate: deterministic; norms: linf, l2, l1"
+    assert "intermediate: crown | ibp = crown" in crown[2]
+    smoothing = text.split("verifier: smoothing", 1)[1].splitlines()
+    assert "certificate: probabilistic" in smoothing[1] and "*sigma: number" in smoothing[2]
+    doc = json.loads(CliRunner().invoke(main, ["plugins", "--format", "json"]).stdout)
+    verifiers = {o["name"]: o for p in doc["plugins"] for o in p["registered"].get("verifier", [])}
+    assert verifiers["crown"]["certification"] == "deterministic" and "linf" in verifiers["crown"]["norms"]
+    assert "intermediate" in verifiers["crown"]["params_schema"]["properties"]

@@ -88,3 +88,46 @@ def test_shards_of_one_run_orders_and_refuses():
                           ([a, b, c, doc(3)], "outside")):
         with pytest.raises(CuratorError, match=message):
             shards_of_one_run(docs, [f"d{i}" for i in range(len(docs))], ("seed",), CuratorError)
+
+
+# --------------------------------------------------------------------------- explicit indices
+
+
+def test_indices_kind_is_exactly_the_list():
+    assert select_indices({"kind": "indices", "indices": [3, 7, 9]}, 10) == [3, 7, 9]
+    assert select_indices({"kind": "indices", "indices": [3, 7, 9]}, 10, n=2) == [3, 7]
+
+
+@pytest.mark.parametrize("indices,fragment", [([3, 3], "strictly increasing"), ([5, 2], "strictly increasing"),
+                                              ([10], "past the end"), ([-1], "non-negative"), ([], "non-empty")])
+def test_bad_index_lists(indices, fragment):
+    with pytest.raises(CuratorError, match=fragment):
+        select_indices({"kind": "indices", "indices": indices}, 10)
+
+
+def _indices_file(folder, text):
+    path = folder / "sel.txt"
+    path.write_text(text)
+    return {"kind": "indices_file", "path": "sel.txt", "sha256": hashlib.sha256(text.encode()).hexdigest()}
+
+
+@pytest.mark.parametrize("text", ["[1, 4, 8]", "1\n4\n8\n", "1,4,8"])
+def test_indices_file_formats_and_hash(tmp_path, text):
+    from curator.sampling import claim_indices_sha256
+
+    sel = _indices_file(tmp_path, text)
+    assert select_indices(sel, 10, base_dir=tmp_path) == [1, 4, 8]
+    assert claim_indices_sha256(sel, 10, tmp_path) == indices_sha256([1, 4, 8])
+
+
+def test_indices_file_is_pinned_and_stays_in_its_folder(tmp_path):
+    sel = _indices_file(tmp_path, "[1, 2]")
+    (tmp_path / "sel.txt").write_text("[1, 3]")
+    with pytest.raises(CuratorError, match="does not match"):
+        select_indices(sel, 10, base_dir=tmp_path)
+    inner = tmp_path / "entry"
+    inner.mkdir()
+    with pytest.raises(CuratorError, match="outside the entry's folder"):
+        select_indices({**sel, "path": "../sel.txt"}, 10, base_dir=inner)
+    with pytest.raises(CuratorError, match="entry's folder"):
+        select_indices(sel, 10)

@@ -130,3 +130,19 @@ def test_failure_modes_through_the_command_are_one_line_each(cli, services):
         assert res.stderr.startswith(start), res.stderr
         assert res.stderr.count("\n") == 1
         assert "Traceback" not in res.output
+
+
+def test_new_offline_on_a_fresh_clone_builds_the_paper_block_from_the_reference(cli, tmp_path):
+    out = tmp_path / "entry.json"
+    res = cli.invoke(main, ["new", "--paper", "arxiv:1711.00851", "--dataset", "mnist", "--norm", "linf", "--radius", "0.1",
+                            "--certified", "94.18", "--verifier", "toy-ibp", "--offline", "--title", "Provable defenses",
+                            "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "fill in paper.title, authors and year" in res.stderr
+    entry = json.loads(out.read_text())
+    assert validate(entry, ENTRY_SCHEMA_ID) == []
+    assert entry["paper"]["url"] == "https://arxiv.org/abs/1711.00851" and entry["paper"]["title"] == "Provable defenses"
+    assert entry["id"] == "1711-00851-mnist-linf-0-1"
+    res = cli.invoke(main, ["new", "--paper", "Some Title Only", "--dataset", "mnist", "--norm", "linf", "--radius", "0.1",
+                            "--certified", "94.18", "--verifier", "toy-ibp", "--offline"])
+    assert res.exit_code == 2 and "titles are resolved online" in res.stderr

@@ -265,3 +265,103 @@ def test_reports_in_the_store_are_checked_against_the_report_schema(tmp_path):
     assert report.reports == 1 and len(report.entries) == 1
     pointers = {p.pointer for p in report.errors}
     assert "/entry/id" in pointers and "/verdict" in pointers and "/id" not in pointers
+
+
+# --------------------------------------------------------------------------- models as published
+
+MODEL = {"url": "https://example.org/m.onnx", "sha256": "0" * 64, "format": "onnx", "input_shape": [1, 28, 28],
+         "num_classes": 10}
+
+
+def model_entry(model, **kw):
+    setting = {"dataset": "mnist", "norm": "linf", "radius": 0.1, "radius_text": "0.1"}
+    cert = {"type": "deterministic", "verifier": "crown", "params": {}}
+    return make_entry(id="mnist-model", setting=setting, certification=cert, model=model, **kw)
+
+
+@pytest.fixture(scope="module")
+def installed():
+    from curator.plugins import get_registry
+
+    return get_registry()
+
+
+def test_onnx_needs_no_architecture_and_accepts_the_name_onnx(installed):
+    assert problems(model_entry(MODEL), installed) == {}
+    assert problems(model_entry({**MODEL, "architecture": {"name": "onnx"}}), installed) == {}
+
+
+def test_state_dict_still_needs_an_architecture(installed):
+    found = problems(model_entry({**MODEL, "format": "state_dict"}), installed)
+    assert found == {("/model/architecture", "error"): "required field is missing"}
+
+
+WK = {"name": "wong-kolter-small", "kwargs": {"in_channels": 1, "in_size": 28}}
+
+
+def test_input_shape_is_checked_against_the_dataset(installed):
+    found = problems(model_entry({**MODEL, "format": "state_dict", "architecture": WK, "input_shape": [784]}), installed)
+    assert "the mnist test set's inputs are [1, 28, 28]" in found[("/model/input_shape", "error")]
+
+
+def test_input_shape_is_checked_against_the_architecture(installed):
+    arch = {"name": "wong-kolter-small", "kwargs": {"in_channels": 3, "in_size": 28}}
+    found = problems(model_entry({**MODEL, "format": "state_dict", "architecture": arch}), installed)
+    assert "does not accept input_shape [1, 28, 28]" in found[("/model/input_shape", "error")]
+    found = problems(model_entry({**MODEL, "format": "state_dict", "architecture": WK, "num_classes": 7}), installed)
+    assert "[1, 10], not [1, 7]" in found[("/model/num_classes", "error")]
+
+
+def test_sequential_kwargs_take_the_claims_input_shape(installed):
+    layers = [{"type": "flatten"}, {"type": "linear", "out_features": 10}]
+    ok = model_entry({**MODEL, "format": "state_dict", "architecture": {"name": "sequential", "kwargs": {"layers": layers}}})
+    assert problems(ok, installed) == {}
+    bad = [{"type": "linear", "out_features": 10}]
+    found = problems(model_entry({**MODEL, "format": "state_dict",
+                                  "architecture": {"name": "sequential", "kwargs": {"layers": bad}}}), installed)
+    assert "flatten" in found[("/model/architecture", "error")]
+
+
+def test_state_dict_key_only_for_torch_files(installed):
+    found = problems(model_entry({**MODEL, "state_dict_key": ["state_dict"]}), installed)
+    assert ("/model/state_dict_key", "error") in found
+
+
+def test_supersedes_links_rows_of_one_paper_instead_of_duplicating(tmp_path):
+    legacy = make_entry(id="legacy-row", status="legacy")
+    again = make_entry(id="reverified-row", supersedes="legacy-row")
+    write_entry(tmp_path, legacy)
+    write_entry(tmp_path, again)
+    report = validate_paths([tmp_path], use_plugins=False)
+    assert report.ok, [str(p) for p in report.problems]
+    del again["supersedes"]
+    write_entry(tmp_path, again)
+    assert any("duplicate" in p.message for p in validate_paths([tmp_path], use_plugins=False).errors)
+
+
+def test_supersedes_must_exist_in_the_store_and_share_the_setting(tmp_path):
+    store = tmp_path / "store" / "entries" / "cifar10" / "linf"
+    write_entry(store, make_entry(id="legacy-row", status="legacy"))
+    subs = tmp_path / "subs"
+    write_entry(subs, make_entry(id="new-row", supersedes="legacy-row"))
+    assert validate_paths([subs], use_plugins=False, store=tmp_path / "store").ok
+    write_entry(subs, make_entry(id="new-row", supersedes="missing-row"))
+    assert not validate_paths([subs], use_plugins=False).errors  # nothing to check it against
+    errors = validate_paths([subs], use_plugins=False, store=tmp_path / "store").errors
+    assert [(p.pointer, "no entry 'missing-row'" in p.message) for p in errors] == [("/supersedes", True)]
+    other = {"dataset": "cifar10", "norm": "l2", "radius": 0.5, "radius_text": "0.5"}
+    write_entry(subs, make_entry(id="new-row", supersedes="legacy-row", setting=other))
+    errors = validate_paths([subs], use_plugins=False, store=tmp_path / "store").errors
+    assert any(p.pointer == "/supersedes" and "another setting" in p.message for p in errors)
+
+
+def test_a_cascade_claim_is_shape_checked_stage_by_stage(installed):
+    good = {"name": "cascade", "kwargs": {"stages": [WK, WK]}}
+    assert problems(model_entry({**MODEL, "format": "state_dict", "state_dict_key": ["state_dict"], "architecture": good}),
+                    installed) == {}
+    bad = {"name": "cascade", "kwargs": {"stages": [WK, {"name": "wong-kolter-small", "kwargs": {"in_channels": 3}}]}}
+    found = problems(model_entry({**MODEL, "format": "state_dict", "architecture": bad}), installed)
+    assert "does not accept input_shape [1, 28, 28]" in found[("/model/input_shape", "error")]
+    nested = {"name": "cascade", "kwargs": {"stages": [good]}}
+    found = problems(model_entry({**MODEL, "format": "state_dict", "architecture": nested}), installed)
+    assert "cannot be a stage of a cascade" in found[("/model/architecture", "error")]

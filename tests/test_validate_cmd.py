@@ -62,3 +62,14 @@ def test_no_traceback_from_the_installed_command(tmp_path):
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr + proc.stdout
     assert "deep.json: /: JSON nested too deeply" in proc.stdout
+
+
+def test_the_submission_examples_validate_offline_against_the_store(repo):
+    assert (repo / "submissions" / "README.md").is_file()
+    example = repo / "examples" / "mnist-linf-0-1-wong-kolter-2018-crown.json"
+    entry = json.loads(example.read_text())
+    assert entry["model"]["url"].startswith("https://raw.githubusercontent.com/locuslab/convex_adversarial/2cd8149249b9e9")
+    code, out, _ = run("validate", str(example), "--store", str(repo / "leaderboard"), "--format", "json")
+    assert code == 0 and json.loads(out)["errors"] == 0
+    code, _, _ = run("validate", str(repo / "examples" / "digits-smoothing.json"))
+    assert code == 0

@@ -259,3 +259,31 @@ def test_bundled_pgd_refutes_an_overclaim_before_crown_runs(tmp_path):
     report = verify_entry(crown_claim(tmp_path, 99.0, 0.1), opts(tmp_path, samples=30))
     assert report["verdict"]["status"] == "refuted" and report["attack"]["early_stop"] is True
     assert report["totals"]["n"] == 0 and report["attack"]["witnesses"]
+
+
+def test_an_onnx_claim_without_architecture_verifies_end_to_end(shared, tmp_path):
+    import gzip
+    import hashlib
+
+    pytest.importorskip("onnx")
+    raw = gzip.decompress((shared / "artifacts/vnncomp2022-mnist_fc/onnx/mnist-net_256x2.onnx.gz").read_bytes())
+    folder = tmp_path / "claim"
+    folder.mkdir()
+    (folder / "net.onnx").write_bytes(raw)
+    entry = {
+        "schema_version": 1, "id": "onnx-claim",
+        "paper": {"title": "VNN-COMP 2022 mnist_fc", "authors": [], "year": 2022, "url": "https://github.com/ChristopherBrix/vnncomp2022_benchmarks"},
+        "setting": {"dataset": "mnist", "norm": "linf", "radius": 0.01, "radius_text": "0.01"},
+        "result": {"certified_accuracy": 50.0, "sample_selection": {"kind": "indices", "indices": [0, 1, 2, 3]}},
+        "certification": {"type": "deterministic", "verifier": "crown", "params": {}},
+        "model": {"url": "file://./net.onnx", "sha256": hashlib.sha256(raw).hexdigest(), "format": "onnx",
+                  "input_shape": [1, 28, 28], "num_classes": 10},
+        "provenance": {"submitter": "tests", "submitted_at": "2026-12-02", "source": "tests"},
+        "status": "submitted",
+    }
+    path = folder / "onnx-claim.json"
+    path.write_text(json.dumps(entry))
+    report = verify_entry(path, VerifyOptions(data_dir=shared / "artifacts/mnist", cache_dir=tmp_path / "c",
+                                              progress=False, device="cpu"))
+    assert report["model"]["architecture"] == "onnx" and report["samples"]["index"] == [0, 1, 2, 3]
+    assert report["verdict"]["status"] in ("confirmed", "unconfirmed")

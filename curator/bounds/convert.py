@@ -16,10 +16,11 @@ from .ops import (
     BoundLinear,
     BoundReLU,
     BoundReshape,
+    BoundSoftplus,
 )
 
 SUPPORTED = (
-    "Linear, Conv2d, ReLU, Flatten, Unflatten, BatchNorm1d/2d (eval), AvgPool2d, "
+    "Linear, Conv2d, ReLU, Softplus, Flatten, Unflatten, BatchNorm1d/2d (eval), AvgPool2d, "
     "curator.layers.Normalize, curator.layers.Residual, Identity, Dropout (eval), nested Sequential"
 )
 
@@ -61,6 +62,8 @@ class _Builder:
             return src  # no node needed: identity in eval mode
         if isinstance(module, nn.ReLU):
             return self.add(BoundReLU, [src], module, label)
+        if isinstance(module, nn.Softplus):
+            return self.add(BoundSoftplus, [src], module, label, module.beta, module.threshold)
         if isinstance(module, nn.Linear):
             if len(shape) != 1:
                 raise UnsupportedLayerError(f"{label}: Linear on a {len(shape) + 1}-d input (flatten it first)")

@@ -46,7 +46,8 @@ class BoundedNetwork:
         self.nodes = nodes
         self.device = torch.device("cpu")  # where from_module builds it; to() moves it
         self._element_budget = element_budget
-        self.relu_nodes = [i for i, n in enumerate(nodes) if isinstance(n.op, BoundReLU)]
+        # Every non-affine node (ReLU, Softplus) needs pre-activation bounds; the name stays for callers.
+        self.relu_nodes = [i for i, n in enumerate(nodes) if n.op is not None and not n.op.affine]
 
     @property
     def element_budget(self) -> int:
@@ -146,7 +147,8 @@ class BoundedNetwork:
             total = total + concretize_lower(As[0], x, norm, eps)
         return total
 
-    def _node_bounds(self, target: int, x, norm, eps, pre: dict[int, Bounds], ibp_bounds: Bounds) -> Bounds:
+    def _node_bounds(self, target: int, x, norm, eps, pre: dict[int, Bounds], ibp_bounds: Bounds,
+                     tighten_mask=None) -> Bounds:
         """CROWN bounds of the neurons of ``node[target]``, intersected with ``ibp_bounds``.
 
         Only neurons that IBP leaves unstable in some sample of the batch are bounded again: a ReLU's
@@ -158,7 +160,9 @@ class BoundedNetwork:
         B = x.shape[0]
         shape = self.nodes[target].shape
         flat_lo, flat_hi = lo.reshape(B, -1).clone(), hi.reshape(B, -1).clone()
-        rows = ((flat_lo < 0) & (flat_hi > 0)).any(0).nonzero().flatten()
+        # tighten_mask: the consumer's own choice (Softplus: every non-degenerate neuron).
+        mask = tighten_mask(flat_lo, flat_hi) if tighten_mask is not None else (flat_lo < 0) & (flat_hi > 0)
+        rows = mask.any(0).nonzero().flatten()
         if rows.numel() == 0:
             return lo, hi
         n = flat_lo.shape[1]
@@ -185,7 +189,8 @@ class BoundedNetwork:
             lo, hi = ibp_b[p]
             if intermediate == "crown":
                 # CROWN and IBP bounds are both sound, so their intersection is too.
-                lo, hi = self._node_bounds(p, x, norm, eps, pre, (lo, hi))
+                lo, hi = self._node_bounds(p, x, norm, eps, pre, (lo, hi),
+                                           getattr(self.nodes[r].op, "tighten_mask", None))
             elif intermediate != "ibp":
                 raise ValueError(f"intermediate must be 'crown' or 'ibp', not {intermediate!r}")
             pre[r] = (lo, hi)

@@ -195,3 +195,57 @@ class BoundAdd(BoundOp):
 
     def backward(self, A, pre):
         return [A, A], None
+
+
+class BoundSoftplus(BoundOp):
+    """``torch.nn.Softplus(beta, threshold)``: ``log(1 + exp(beta·x)) / beta``, and ``x`` where
+    ``beta·x > threshold`` (torch's switch to the identity, which undercuts softplus by at most
+    ``delta = log1p(exp(-threshold)) / beta``; every bound below is widened by ``delta``).
+
+    Softplus is increasing, so IBP maps the interval's ends. It is convex, so on ``[l, u]`` the chord
+    through ``(l, sp(l))`` and ``(u, sp(u))`` lies above it and any tangent lies below it; the lower
+    line is the tangent at the midpoint."""
+
+    name = "softplus"
+    affine = False
+
+    def __init__(self, in_shapes, out_shape, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__(in_shapes, out_shape)
+        self.beta, self.threshold = float(beta), float(threshold)
+        self.delta = float(torch.log1p(torch.exp(torch.tensor(-self.threshold, dtype=torch.float64)))) / self.beta
+
+    def _sp(self, x):
+        # The exact softplus, stable for any x (no overflow of exp for large beta·x).
+        return x.clamp(min=0) + torch.log1p(torch.exp(-self.beta * x.abs())) / self.beta
+
+    def forward(self, x):
+        return F.softplus(x, self.beta, self.threshold)
+
+    def ibp(self, b):
+        return self._sp(b[0]) - self.delta, self._sp(b[1])
+
+    @staticmethod
+    def tighten_mask(lower: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
+        """Neurons whose relaxation a tighter pre-activation interval improves: all non-degenerate ones."""
+        return upper > lower
+
+    def relaxation(self, lower: torch.Tensor, upper: torch.Tensor):
+        """(lower slope, lower intercept, upper slope, upper intercept) of the lines around softplus."""
+        width = upper - lower
+        narrow = width < 1e-6
+        sp_l, sp_u = self._sp(lower), self._sp(upper)
+        # Chord above; on a (numerically) degenerate interval the constant sp(u), also above.
+        up_slope = torch.where(narrow, torch.zeros_like(width), (sp_u - sp_l) / width.clamp(min=1e-6))
+        up_icpt = torch.where(narrow, sp_u, sp_l - up_slope * lower) + self.delta
+        mid = (lower + upper) / 2
+        lo_slope = torch.sigmoid(self.beta * mid)
+        lo_icpt = self._sp(mid) - lo_slope * mid - self.delta
+        return lo_slope, lo_icpt, up_slope, up_icpt
+
+    def backward(self, A, pre):
+        assert pre is not None, "Softplus backward needs pre-activation bounds"
+        lo_slope, lo_icpt, up_slope, up_icpt = self.relaxation(pre[0], pre[1])
+        A_pos, A_neg = A.clamp(min=0), A.clamp(max=0)
+        A_in = A_pos * lo_slope.unsqueeze(1) + A_neg * up_slope.unsqueeze(1)
+        bias = _bsum(A_pos * lo_icpt.unsqueeze(1) + A_neg * up_icpt.unsqueeze(1))
+        return [A_in], bias

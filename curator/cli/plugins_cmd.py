@@ -17,9 +17,30 @@ def _text(doc: dict) -> str:
         for kind, objs in plugin["registered"].items():
             for obj in objs:
                 lines.append(f"  {kind}: {obj['name']} {obj['version']}")
+                if kind == "verifier":
+                    lines.extend(_verifier_lines(obj))
     for failure in doc["failures"]:
         lines.append(f"FAILED {failure['name']} ({failure['target']}): {failure['error']}")
     return "\n".join(lines)
+
+
+def _param_text(name: str, schema: dict) -> str:
+    kind = schema["enum"] if "enum" in schema else schema.get("type", "any")
+    kind = " | ".join(map(str, kind)) if isinstance(kind, list) else str(kind)
+    text = f"{name}: {kind}"
+    if "default" in schema:
+        text += f" = {schema['default']}"
+    return text
+
+
+def _verifier_lines(obj: dict) -> list[str]:
+    """What a claim's ``certification`` block needs from this verifier: its certificate type,
+    the norms it handles and its params (type, default; * = required)."""
+    schema = obj.get("params_schema") or {}
+    required = set(schema.get("required") or ())
+    params = [("*" if n in required else "") + _param_text(n, s) for n, s in (schema.get("properties") or {}).items()]
+    return [f"    certificate: {obj.get('certification', '?')}; norms: {', '.join(obj.get('norms') or []) or '-'}",
+            f"    params: {'; '.join(params) if params else '(none)'}"]
 
 
 @click.command("plugins")

@@ -73,6 +73,23 @@ def scrape_command(ref: str, only: str | None, published: bool, offline: bool, f
     emit(doc, fmt, _record_text)
 
 
+def offline_record(ref: str, title: str | None = None):
+    """A paper record from the reference itself, for ``new --offline`` on a fresh clone (no cached
+    scraper answers): the arXiv id, DOI, OpenReview id or URL it names, ``title`` (else the
+    reference, marked TODO), no authors, no year — the submitter completes them."""
+    from ..api import PaperRecord
+    from ..refs import classify
+
+    r = classify(ref)
+    fields = {"arxiv": None, "doi": None, "openreview": None, "url": None}
+    if r.kind in fields:
+        fields[r.kind] = r.value
+    if r.kind == "title":
+        raise UsageError(f"--offline: {ref!r} is a title, and titles are resolved online; give arxiv:ID, doi:…, "
+                         "openreview:ID or the paper's URL")
+    return PaperRecord(title=title or f"TODO: title of {ref}", source="offline: from the reference", **fields)
+
+
 def default_entry_id(paper: dict[str, Any], dataset: str, norm: str, radius_text: str) -> str:
     """``<first author family name><year>-<dataset>-<norm>-<radius>``, e.g. ``muller2023-cifar10-linf-8-255``."""
     author = paper["authors"][0] if paper.get("authors") else normalise_title(paper["title"]).split(" ")[0]
@@ -149,8 +166,9 @@ def build_entry(
 @click.option("--id", "entry_id", default=None, help="Entry id (default: <author><year>-<dataset>-<norm>-<radius>).")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write here (atomically) instead of stdout.")
 @click.option("--published", is_flag=True, help="For a preprint, fill the published venue/year/DOI.")
+@click.option("--title", default=None, help="With --offline and no cached metadata: the paper's title.")
 @offline_option
-def new_command(ref, dataset, norm, radius_text, certified, verifier, params_json, clean, n_samples, submitter, entry_id, out, published, offline) -> None:
+def new_command(ref, dataset, norm, radius_text, certified, verifier, params_json, clean, n_samples, submitter, entry_id, out, published, title, offline) -> None:
     """Scaffold a schema-valid entry (status submitted) for a submission PR.
 
     The paper block comes from the scrape; add the ``model`` block (artifact URL, sha256,
@@ -177,7 +195,17 @@ def new_command(ref, dataset, norm, radius_text, certified, verifier, params_jso
     if errors:
         where = "/" + "/".join(str(p) for p in errors[0].path)
         raise UsageError(f"--params {where}: {errors[0].message} (verifier {verifier!r})")
-    record = scrape_ref(ref, offline, published=published)
+    try:
+        record = scrape_ref(ref, offline, published=published)
+    except CuratorError as exc:
+        if not offline:
+            raise
+        record = offline_record(ref, title)
+        if entry_id is None:
+            named = record.arxiv or record.doi or record.openreview or "paper"
+            entry_id = slugify(f"{named}-{dataset}-{norm}-{radius_text}")[:128].strip("-")
+        click.echo(f"warning: {exc}; the paper block is built from {ref!r} alone — fill in paper.title, "
+                   "authors and year (or run without --offline)", err=True)
     entry = build_entry(
         paper_block(record),
         dataset=dataset,

@@ -15,15 +15,17 @@ from .common import emit, format_option
 @click.option("--no-plugins", is_flag=True, help="Skip the checks that need installed plugins (verifier, architecture, dataset).")
 @click.option("--online", is_flag=True, help="Also check title/year/authors/ids against the paper services (see docs/scrapers.md).")
 @click.option("--offline", is_flag=True, help="With --online: answer from the response cache only.")
+@click.option("--store", type=click.Path(file_okay=False, exists=True), default=None,
+              help="A leaderboard store folder: each `supersedes` must name one of its entries (same setting).")
 @format_option
-def validate_command(paths: tuple[str, ...], no_plugins: bool, online: bool, offline: bool, fmt: str) -> None:
+def validate_command(paths: tuple[str, ...], no_plugins: bool, online: bool, offline: bool, store, fmt: str) -> None:
     """Validate entry files (or folders of them, recursively).
 
     Prints every problem as ``file: /json/pointer: message``. Exit 0: valid (warnings allowed);
     1: invalid; 2: usage error (e.g. a path that does not exist). ``--online`` compares each
     schema-valid entry's paper block with the scraped record (title similarity ≥ 0.9).
     """
-    report = validate_paths(paths, use_plugins=not no_plugins)
+    report = validate_paths(paths, use_plugins=not no_plugins, store=store)
     if online or offline:
         from ..http import HttpClient
         from ..online_check import check_online

@@ -91,8 +91,8 @@ def _finish(report: dict[str, Any], out: Path | None, fmt: str) -> None:
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Write the JSON report here (atomically).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), envvar="CURATOR_DATA", default=None,
-              help="Folder that may already hold the test set (also $CURATOR_DATA).")
+@click.option("--data-dir", type=click.Path(path_type=Path), envvar="CURATOR_DATA", default=None,
+              help="Folder that may already hold the test set (also $CURATOR_DATA); for the npz dataset, the .npz file itself.")
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Download cache (default: the user cache folder).")
 @click.option("--attack", default="pgd", show_default=True,

@@ -39,8 +39,11 @@ def _conv_out(size: int, kernel: int, stride: int, padding: int) -> int:
 class _Arch(Architecture):
     """An architecture whose build fills in the schema's defaults before calling ``factory``."""
 
-    def __init__(self, name: str, description: str, schema: dict[str, Any], factory: Callable[..., Any]):
+    def __init__(self, name: str, description: str, schema: dict[str, Any], factory: Callable[..., Any],
+                 takes_input_shape: bool = False):
         self.name = name
+        # True: kwargs.input_shape defaults to the claim's model.input_shape (curator.models.architecture_kwargs).
+        self.takes_input_shape = takes_input_shape
         self.version = __version__
         self.description = description
         self.kwargs_schema = schema
@@ -177,6 +180,108 @@ def build_resnet_small(in_channels: int, in_size: int, num_classes: int, width: 
     return nn.Sequential(*layers)
 
 
+def _pair(v: Any) -> tuple[int, int]:
+    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def _sequential_layer(spec: dict[str, Any], shape: tuple[int, ...], pos: int):
+    """One layer of ``sequential`` and its output shape, from the layer's spec and input shape."""
+    from torch import nn
+
+    kind = spec["type"]
+    if kind in ("conv2d", "avgpool2d", "batchnorm") and len(shape) != 3 and not (kind == "batchnorm" and len(shape) == 1):
+        raise ValueError(f"layers[{pos}] ({kind}) needs a [C, H, W] input, gets {list(shape)}")
+    if kind == "conv2d":
+        k, st, pd = _pair(spec["kernel_size"]), _pair(spec.get("stride", 1)), _pair(spec.get("padding", 0))
+        out = (int(spec["out_channels"]), _conv_out(shape[1], k[0], st[0], pd[0]), _conv_out(shape[2], k[1], st[1], pd[1]))
+        return nn.Conv2d(shape[0], out[0], k, stride=st, padding=pd, bias=spec.get("bias", True)), out
+    if kind == "linear":
+        if len(shape) != 1:
+            raise ValueError(f"layers[{pos}] (linear) needs a flat input, gets {list(shape)}: add a flatten layer")
+        return nn.Linear(shape[0], int(spec["out_features"]), bias=spec.get("bias", True)), (int(spec["out_features"]),)
+    if kind == "relu":
+        return nn.ReLU(), shape
+    if kind == "softplus":
+        return nn.Softplus(beta=float(spec.get("beta", 1.0))), shape
+    if kind == "flatten":
+        d = 1
+        for s in shape:
+            d *= s
+        return nn.Flatten(), (d,)
+    if kind == "batchnorm":
+        cls = nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d
+        return cls(shape[0], eps=float(spec.get("eps", 1e-5))), shape
+    if kind == "avgpool2d":
+        k = _pair(spec["kernel_size"])
+        st = _pair(spec.get("stride", spec["kernel_size"]))
+        out = (shape[0], _conv_out(shape[1], k[0], st[0], 0), _conv_out(shape[2], k[1], st[1], 0))
+        return nn.AvgPool2d(k, stride=st), out
+    raise ValueError(f"layers[{pos}]: unknown layer type {kind!r}")  # the schema's enum stops this first
+
+
+def build_sequential(input_shape: list[int], layers: list[dict[str, Any]]):
+    """``nn.Sequential`` of the listed layers; each layer's in-shape is the previous one's out-shape.
+    Module names are the layer's ``name`` when given, else its position — so state_dict keys are
+    ``<position>.weight`` (torch's own Sequential numbering) or ``<name>.weight``."""
+    from collections import OrderedDict
+
+    from torch import nn
+
+    shape = tuple(int(d) for d in input_shape)
+    mods: "OrderedDict[str, nn.Module]" = OrderedDict()
+    for pos, spec in enumerate(layers):
+        module, shape = _sequential_layer(spec, shape, pos)
+        key = spec.get("name", str(pos))
+        if key in mods:
+            raise ValueError(f"layers[{pos}]: name {key!r} is used twice")
+        mods[key] = module
+    return nn.Sequential(mods)
+
+
+def build_cascade(stages: list[dict[str, Any]], input_shape: list[int] | None = None):
+    """A :class:`curator.cascade.Cascade` of registered architectures (stage ``i``'s weights are
+    state_dict ``i`` of the checkpoint's list, see ``model.state_dict_key``)."""
+    from curator.cascade import Cascade
+    from curator.models import build_architecture
+    from curator.plugins import get_registry
+
+    registry = get_registry()
+    built = []
+    for i, stage in enumerate(stages):
+        if stage["name"] == "cascade":
+            raise ValueError(f"stages[{i}]: a cascade cannot be a stage of a cascade")
+        kwargs = dict(stage.get("kwargs") or {})
+        if input_shape is not None and getattr(registry.architecture(stage["name"]), "takes_input_shape", False):
+            kwargs.setdefault("input_shape", list(input_shape))
+        built.append(build_architecture(registry, stage["name"], kwargs))
+    return Cascade(built)
+
+
+_SIZE = {"oneOf": [{"type": "integer", "minimum": 0, "maximum": 64},
+                   {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "integer", "minimum": 0, "maximum": 64}}]}
+_LAYER = {
+    "type": "object",
+    "required": ["type"],
+    "properties": {"type": {"enum": ["conv2d", "linear", "relu", "softplus", "flatten", "batchnorm", "avgpool2d"]},
+                   "name": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$"}},
+    "allOf": [
+        {"if": {"properties": {"type": {"const": "conv2d"}}},
+         "then": {"required": ["out_channels", "kernel_size"],
+                  "properties": {"out_channels": {"type": "integer", "minimum": 1, "maximum": 65536},
+                                 "kernel_size": _SIZE, "stride": _SIZE, "padding": _SIZE, "bias": {"type": "boolean"}}}},
+        {"if": {"properties": {"type": {"const": "linear"}}},
+         "then": {"required": ["out_features"],
+                  "properties": {"out_features": {"type": "integer", "minimum": 1, "maximum": 1048576}, "bias": {"type": "boolean"}}}},
+        {"if": {"properties": {"type": {"const": "softplus"}}},
+         "then": {"properties": {"beta": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000}}}},
+        {"if": {"properties": {"type": {"const": "batchnorm"}}},
+         "then": {"properties": {"eps": {"type": "number", "exclusiveMinimum": 0, "maximum": 1}}}},
+        {"if": {"properties": {"type": {"const": "avgpool2d"}}},
+         "then": {"required": ["kernel_size"], "properties": {"kernel_size": _SIZE, "stride": _SIZE}}},
+    ],
+}
+_INPUT_SHAPE = {"type": "array", "minItems": 1, "maxItems": 4, "items": {"type": "integer", "minimum": 1, "maximum": 4096}}
+
 ARCHITECTURES = [
     _Arch(
         "fc",
@@ -243,6 +348,27 @@ ARCHITECTURES = [
             }
         ),
         build_resnet_small,
+    ),
+    _Arch(
+        "sequential",
+        "Any stack of conv2d/linear/relu/softplus/flatten/batchnorm/avgpool2d layers given one by one in `layers`; "
+        "in-shapes inferred from input_shape (default: the claim's model.input_shape).",
+        _schema({"input_shape": _INPUT_SHAPE, "layers": {"type": "array", "minItems": 1, "maxItems": 64, "items": _LAYER}},
+                ["input_shape", "layers"]),
+        build_sequential,
+        takes_input_shape=True,
+    ),
+    _Arch(
+        "cascade",
+        "Wong et al. 2018 cascade: `stages` (registered architectures), sample routed to the first stage that "
+        "certifies it; certified with curator.cascade's sound rule (docs/verifiers.md).",
+        _schema({"input_shape": _INPUT_SHAPE,
+                 "stages": {"type": "array", "minItems": 1, "maxItems": 16,
+                            "items": {"type": "object", "additionalProperties": False, "required": ["name"],
+                                      "properties": {"name": {"type": "string"}, "kwargs": {"type": "object"}}}}},
+                ["stages"]),
+        build_cascade,
+        takes_input_shape=True,
     ),
 ]
 
