@@ -189,11 +189,14 @@ class BoundedNetwork:
                 total = total + bias
         return total + concretize_patches(P, x, norm, eps)
 
-    def _node_bounds(self, target: int, x, norm, eps, relax: dict[int, object], ibp_bounds: Bounds) -> Bounds:
+    def _node_bounds(self, target: int, x, norm, eps, relax: dict[int, object], ibp_bounds: Bounds,
+                     select: Bounds | None = None) -> Bounds:
         """CROWN bounds of the neurons of ``node[target]``, intersected with ``ibp_bounds``.
 
         Only neurons that IBP leaves unstable in some sample of the batch are bounded again: a ReLU's
-        relaxation of a stable neuron is exact whatever its bounds, so tightening it cannot help.
+        relaxation of a stable neuron is exact whatever its bounds, so tightening it cannot help the
+        final bound. (``select``, the input-box IBP bounds, adds the neurons unstable there, so that
+        no reported bound is looser than with the input-box IBP alone.)
         The identity specification is shared by the batch (no batch dimension until the first
         ReLU) and split into row chunks to keep each A tensor under the element budget. A conv
         target behind a conv/ReLU chain takes the patches pass (same bounds, windows instead of maps).
@@ -202,7 +205,10 @@ class BoundedNetwork:
         B = x.shape[0]
         shape = self.nodes[target].shape
         flat_lo, flat_hi = lo.reshape(B, -1).clone(), hi.reshape(B, -1).clone()
-        rows = ((flat_lo < 0) & (flat_hi > 0)).any(0).nonzero().flatten()
+        unstable = (flat_lo < 0) & (flat_hi > 0)
+        if select is not None:
+            unstable |= (select[0].reshape(B, -1) < 0) & (select[1].reshape(B, -1) > 0)
+        rows = unstable.any(0).nonzero().flatten()
         if rows.numel() == 0:
             return lo, hi
         n = flat_lo.shape[1]
@@ -252,7 +258,9 @@ class BoundedNetwork:
         self._check(x, norm)
         if intermediate not in ("crown", "ibp"):
             raise ValueError(f"intermediate must be 'crown' or 'ibp', not {intermediate!r}")
-        plain = self.ibp_all(x, norm, eps) if not self.tighten_ibp or intermediate == "ibp" else None
+        # Input-box IBP: the intervals themselves without tightening, else only to choose the rows.
+        box_ibp = self.ibp_all(x, norm, eps)
+        plain = box_ibp if not self.tighten_ibp or intermediate == "ibp" else None
         exact = self._ibp_exact_nodes(norm) if self.skip_exact else set()
         feeds_relu = {self.nodes[r].inputs[0] for r in self.relu_nodes}
         bounds: list[Bounds] = [input_box(x, eps)]
@@ -261,7 +269,7 @@ class BoundedNetwork:
         for k, node in enumerate(self.nodes[1:], 1):
             b = plain[k] if plain is not None else node.op.ibp(*[bounds[i] for i in node.inputs])
             if intermediate == "crown" and k in feeds_relu and k not in exact:
-                b = self._node_bounds(k, x, norm, eps, relax, b)
+                b = self._node_bounds(k, x, norm, eps, relax, b, None if plain is not None else box_ibp[k])
             bounds.append(b)
             if k in self.relu_nodes_set:
                 pre[k] = bounds[node.inputs[0]]
