@@ -134,6 +134,7 @@ def main() -> None:
     ap.add_argument("--alpha-iterations", type=int, default=20)
     ap.add_argument("--alpha-lr", type=float, default=0.1)
     ap.add_argument("--skip-wk", action="store_true")
+    ap.add_argument("--skip-fc", action="store_true")
     a = ap.parse_args()
     if not (a.shared / "artifacts").is_dir():
         print(f"shared material not found at {a.shared}; nothing to benchmark")
@@ -144,6 +145,8 @@ def main() -> None:
     if not a.skip_wk:
         x, y = mnist(a.shared, a.n)
         compare("Wong-Kolter 2018, linf 0.1", wong_kolter(a.shared), (1, 28, 28), x, y, 0.1, alpha, a.batch, all4)
+    if a.skip_fc:
+        return
     from curator.onnx_import import onnx_to_torch
 
     props = vnn_props(a.shared)

@@ -62,10 +62,13 @@ def concretize_rows(a: torch.Tensor, x: torch.Tensor, lo: torch.Tensor, hi: torc
     it then adds nothing to any of the bounds, which are those of the coordinates that remain — the
     projection of an ℓp ball onto a subset of coordinates is the ℓp ball of the same radius there.
     """
-    box = (a.clamp(min=0) * lo + a.clamp(max=0) * hi).sum(-1)
+    if lo.shape[1] == 1:  # one box for every row: matrix products
+        box = (a.clamp(min=0).bmm(lo.transpose(1, 2)) + a.clamp(max=0).bmm(hi.transpose(1, 2))).squeeze(-1)
+    else:
+        box = (a.clamp(min=0) * lo + a.clamp(max=0) * hi).sum(-1)
     if norm == "linf":
         return box
-    center = (a * x).sum(-1)
+    center = a.bmm(x.transpose(1, 2)).squeeze(-1) if x.shape[1] == 1 else (a * x).sum(-1)
     e = torch.as_tensor(eps, dtype=x.dtype, device=x.device)
     e = e.reshape(-1, 1) if e.ndim == 1 else e.reshape(1, 1)
     if norm == "l1":

@@ -18,6 +18,7 @@ DEFAULT_ELEMENT_BUDGET = 1 << 25
 # float32 elements (8 MB) made CROWN at batch 32 about 2x faster than 2^25 on the benchmark nets
 # (docs/benchmarks.md, ## bounds). A GPU has no such cliff and keeps the larger budget.
 CPU_ELEMENT_BUDGET = 1 << 21
+PATCH_CPU_ELEMENT_BUDGET = 1 << 19
 
 
 def element_budget_for(device: torch.device | str) -> int:
@@ -54,6 +55,9 @@ class BoundedNetwork:
         self.patches = True  # conv layers' intermediate bounds by the patches pass
         self.skip_exact = True  # no CROWN pass where IBP is already exact (one affine op over an ℓ∞ box)
         self.tighten_ibp = True  # IBP of each node from the tightened bounds before it
+        # The patches pass's windows are small and its per-chunk work is element-wise: on a CPU, chunks
+        # that stay in cache win more than for dense A (docs/benchmarks.md, ## crown speed).
+        self.patch_budget_cpu = PATCH_CPU_ELEMENT_BUDGET
 
     @property
     def element_budget(self) -> int:
@@ -217,7 +221,10 @@ class BoundedNetwork:
             widest = self._patch_row_elements(chain)
         else:
             widest = max(math.prod(self.nodes[k].shape) for k in range(target + 1))
-        chunk = max(1, self.element_budget // max(1, B * 2 * widest))
+        budget = self.element_budget
+        if chain is not None and self.device.type == "cpu" and self._element_budget is None:
+            budget = min(budget, self.patch_budget_cpu)
+        chunk = max(1, budget // max(1, B * 2 * widest))
         cache: dict = {}
         for s in range(0, rows.numel(), chunk):
             idx = rows[s : s + chunk]
