@@ -76,3 +76,41 @@ def test_per_sample_radii_give_each_row_the_answer_of_its_own_radius(name, norm)
         assert res.extra[key] == pytest.approx(alone.extra[key], rel=1e-4, abs=1e-5)
         statuses.add(res.status)
     assert statuses == {"certified", "not_certified"}  # the radii span both answers
+
+
+def test_bounded_network_is_converted_once_per_weights_version():
+    from curator.bounds.certify import bounded_network
+
+    model = _model()
+    x = torch.rand(2, 1, 14, 14)
+    task = VerifyTask(model=model, inputs=x, labels=torch.zeros(2, dtype=torch.long), indices=[0, 1], norm="linf",
+                      radius=0.01, params={}, num_classes=3)
+    first = bounded_network(task)
+    assert bounded_network(task) is first
+    with torch.no_grad():
+        model[0].weight.mul_(2.0)  # an in-place update: a fresh conversion with the new weights
+    second = bounded_network(task)
+    assert second is not first
+    assert torch.allclose(second(x), model(x), atol=1e-5)
+    assert bounded_network(task, torch.float64) is not second
+
+
+def test_crown_alpha_params_are_validated_and_never_looser():
+    from jsonschema import Draft202012Validator
+
+    reg = get_registry()
+    crown = reg.verifier("crown")
+    model = _model()
+    x = torch.rand(8, 1, 14, 14, generator=torch.Generator().manual_seed(1))
+    y = model(x).argmax(1)
+
+    def run(params):
+        task = VerifyTask(model=model, inputs=x, labels=y, indices=list(range(8)), norm="linf", radius=0.03,
+                          params=params, num_classes=3)
+        return [r.extra["margin_lower_bound"] for r in crown.verify(task)]
+
+    plain, tuned = run({}), run({"alpha_iterations": 10, "alpha_lr": 0.2})
+    assert all(t >= p - 1e-6 for p, t in zip(plain, tuned)) and sum(tuned) > sum(plain)
+    validator = Draft202012Validator(crown.params_schema)
+    assert validator.is_valid({"alpha_iterations": 20, "alpha_lr": 0.5})
+    assert not validator.is_valid({"alpha_iterations": -1}) and not validator.is_valid({"alpha_lr": 0})

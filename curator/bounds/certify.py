@@ -11,6 +11,7 @@ relative, which is why the margin lower bound is recorded in ``extra`` for the r
 from __future__ import annotations
 
 import time
+import weakref
 from typing import Iterator
 
 import torch
@@ -23,13 +24,35 @@ from .network import BoundedNetwork
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
+# Converted networks by model (weakly: a model that is dropped takes its entry with it), keyed by
+# input shape, dtype, device and the identity and version of every weight and buffer, so that an
+# in-place weight update gives a fresh conversion and repeated calls on one model convert it once.
+_NETWORKS: "weakref.WeakKeyDictionary[torch.nn.Module, dict]" = weakref.WeakKeyDictionary()
+
+
+def _weights_key(model: torch.nn.Module) -> tuple:
+    return tuple((name, t.data_ptr(), t._version, t.dtype, tuple(t.shape))
+                 for name, t in model.state_dict(keep_vars=True).items())
+
+
 def bounded_network(task: VerifyTask, dtype: torch.dtype = torch.float32) -> BoundedNetwork:
-    """The task's model converted for bound propagation, on the task's device."""
+    """The task's model converted for bound propagation, on the task's device (converted once per
+    model, weights version, input shape, dtype and device; callers must not change its options)."""
+    key = (tuple(task.inputs.shape[1:]), dtype, str(task.device), _weights_key(task.model))
+    try:
+        per_model = _NETWORKS.setdefault(task.model, {})
+    except TypeError:  # a model that cannot be weakly referenced is converted every time
+        per_model = {}
+    if key in per_model:
+        return per_model[key]
     try:
         net = from_module(task.model, tuple(task.inputs.shape[1:]), dtype=dtype)
     except UnsupportedLayerError as exc:
         raise CuratorError(f"cannot bound this model: {exc}") from exc
-    return net.to(task.device, dtype)
+    net = net.to(task.device, dtype)
+    per_model.clear()  # only the latest weights of a model are worth keeping
+    per_model[key] = net
+    return net
 
 
 def batches(n: int, size: int) -> Iterator[slice]:
@@ -38,11 +61,18 @@ def batches(n: int, size: int) -> Iterator[slice]:
 
 
 def certify_task(
-    task: VerifyTask, methods: list[tuple[str, str]], batch_size: int, dtype: str = "float32"
+    task: VerifyTask,
+    methods: list[tuple[str, str]],
+    batch_size: int,
+    dtype: str = "float32",
+    with_ibp: bool = False,
+    alpha: dict | None = None,
 ) -> list[SampleResult]:
     """Certify every row of ``task`` with the best of the given (method, intermediate) bounds.
 
-    Each bound is sound, so their elementwise maximum is too. The bound computation of a batch
+    Each bound is sound, so their elementwise maximum is too. ``with_ibp`` and ``alpha`` go to the
+    ``crown`` methods (:meth:`BoundedNetwork.spec_lower_bounds`): the elided IBP bound from the same
+    intervals as CROWN's (no second IBP pass), and α-CROWN's slope optimisation. The bound computation of a batch
     cannot be interrupted: its time is shared equally by its samples, and a sample whose share
     exceeds ``task.time_limit`` is reported as ``timeout`` (its bound is then not used).
     """
@@ -63,7 +93,8 @@ def certify_task(
             predicted = net(x).argmax(1)
             lb = None
             for method, intermediate in methods:
-                b = net.margin_lower_bounds(x, predicted, task.norm, eps[sl], method, intermediate)
+                extra = {"with_ibp": with_ibp, "alpha": alpha} if method == "crown" else {}
+                b = net.margin_lower_bounds(x, predicted, task.norm, eps[sl], method, intermediate, **extra)
                 lb = b if lb is None else torch.maximum(lb, b)
             worst = lb.min(1).values.cpu()
             # The clean prediction of the task's own model decides `predicted` (it matches net's).

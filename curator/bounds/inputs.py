@@ -51,13 +51,25 @@ def concretize_lower(A: torch.Tensor, x0: torch.Tensor, norm: str, eps: float | 
     B, S = x0.shape[0], A.shape[1]
     a = A.expand(B, *A.shape[1:]).reshape(B, S, -1)
     lo, hi = input_box(x0, eps)
-    lo, hi = lo.reshape(B, -1), hi.reshape(B, -1)
-    box = (a.clamp(min=0).bmm(lo.unsqueeze(-1)) + a.clamp(max=0).bmm(hi.unsqueeze(-1))).squeeze(-1)
+    return concretize_rows(a, x0.reshape(B, 1, -1), lo.reshape(B, 1, -1), hi.reshape(B, 1, -1), norm, eps)
+
+
+def concretize_rows(a: torch.Tensor, x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, norm: str, eps) -> torch.Tensor:
+    """:func:`concretize_lower` on flattened rows: ``a`` ``[B, S, d]``; centre ``x`` and box ``[lo, hi]``
+    ``[B, 1 or S, d]`` (one per row when each row sees its own window of the input, as patches do).
+
+    A coordinate of a row's window outside the input (zero padding) must have ``x = lo = hi = 0``:
+    it then adds nothing to any of the bounds, which are those of the coordinates that remain — the
+    projection of an ℓp ball onto a subset of coordinates is the ℓp ball of the same radius there.
+    """
+    if lo.shape[1] == 1:  # one box for every row: matrix products
+        box = (a.clamp(min=0).bmm(lo.transpose(1, 2)) + a.clamp(max=0).bmm(hi.transpose(1, 2))).squeeze(-1)
+    else:
+        box = (a.clamp(min=0) * lo + a.clamp(max=0) * hi).sum(-1)
     if norm == "linf":
         return box
-    x = x0.reshape(B, -1)
-    center = a.bmm(x.unsqueeze(-1)).squeeze(-1)
-    e = torch.as_tensor(eps, dtype=x0.dtype, device=x0.device)
+    center = a.bmm(x.transpose(1, 2)).squeeze(-1) if x.shape[1] == 1 else (a * x).sum(-1)
+    e = torch.as_tensor(eps, dtype=x.dtype, device=x.device)
     e = e.reshape(-1, 1) if e.ndim == 1 else e.reshape(1, 1)
     if norm == "l1":
         return torch.maximum(box, center + _l1_exact(a, x, lo, hi, e))
@@ -69,7 +81,7 @@ def _l1_exact(a, x, lo, hi, e) -> torch.Tensor:
     """``min a·δ`` s.t. ``‖δ‖_1 ≤ ε`` and ``lo ≤ x + δ ≤ hi``: a fractional knapsack, solved exactly
     by the greedy rule — spend the ℓ1 budget on coordinates in order of decreasing ``|a_i|``, each
     up to its room in the box in the direction ``−sign(a_i)``."""
-    room = torch.where(a > 0, (x - lo).unsqueeze(1), (hi - x).unsqueeze(1))  # [B, S, d]
+    room = torch.where(a > 0, x - lo, hi - x)  # [B, S, d]
     mag = a.abs()
     order = mag.argsort(dim=-1, descending=True)
     mag_s, room_s = mag.gather(-1, order), room.gather(-1, order)
@@ -83,7 +95,7 @@ def _l2_dual(a, x, lo, hi, e, iterations: int = 30) -> torch.Tensor:
     for every ``λ > 0``, ``g(λ) = Σ_i min_{l_i ≤ δ_i ≤ h_i} (a_i δ_i + λ δ_i²) − λ ε²`` is a lower bound
     (the minimiser is ``δ_i = clip(−a_i / 2λ, l_i, h_i)``). ``λ`` is searched by bisection for
     ``‖δ(λ)‖ = ε``, where the bound is tight; whatever ``λ`` the search ends at, ``g(λ)`` stays sound."""
-    l, h = (lo - x).unsqueeze(1), (hi - x).unsqueeze(1)  # [B, 1, d]
+    l, h = lo - x, hi - x  # [B, 1 or S, d]
     e2 = (e * e).unsqueeze(-1)  # [B or 1, 1, 1]
     lam_hi = (a.norm(dim=-1, keepdim=True) / (2 * e.unsqueeze(-1)).clamp(min=1e-12)).clamp(min=1e-20)
     lam_lo = lam_hi * 1e-7

@@ -3,15 +3,23 @@
 Backward convention (CROWN, Zhang et al. 2018): a linear function of a node's output is carried as
 ``A`` of shape ``[B, S, *node_shape]`` (``S`` specification rows). ``backward(A, pre)`` rewrites it
 as a function of the node's input(s): it returns one ``A`` per input and a bias ``[B, S]`` such that
-for every input value consistent with the bounds ``pre``::
+for every input value consistent with the bounds ``pre`` (the op's ``relax(pre)``, computed once per
+layer and batch: the pre-activation bounds for most ops, the slopes of the relaxation for ReLU)::
 
     A · op(z) >= sum_i A_i · z_i + bias        (a lower bound on A · op(z))
 
 For affine ops this is an equality; for ReLU it uses the triangle relaxation's upper line where
-``A < 0`` and an adaptive lower line (slope 1 if u >= -l else 0) where ``A > 0``.
+``A < 0`` and an adaptive lower line (slope 1 if u >= -l else 0) where ``A > 0``; any lower slope in
+[0, 1] is sound, which α-CROWN uses.
+
+``backward_patches(P, pre)`` is the same rewrite on :class:`curator.bounds.patches.Patches` (one
+window per row); an op without it makes the engine use the dense pass. ``box_preserving`` ops map
+an axis-aligned box exactly onto a box (so IBP after them stays exact).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +37,8 @@ class BoundOp:
 
     name = "op"
     affine = True
+    box_preserving = False  # maps a box exactly onto a box (elementwise, monotone per coordinate)
+    backward_patches = None  # set by ops that can rewrite a Patches window
 
     def __init__(self, in_shapes: list[tuple[int, ...]], out_shape: tuple[int, ...]):
         self.in_shapes = in_shapes
@@ -40,7 +50,11 @@ class BoundOp:
     def ibp(self, *bounds: Bounds) -> Bounds:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def backward(self, A: torch.Tensor, pre: Bounds | None) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+    def relax(self, pre: Bounds | None):
+        """What ``backward`` needs of the pre-activation bounds (computed once per layer and batch)."""
+        return pre
+
+    def backward(self, A: torch.Tensor, pre) -> tuple[list[torch.Tensor], torch.Tensor | None]:
         raise NotImplementedError  # pragma: no cover - interface
 
     def to(self, device: torch.device | str, dtype: torch.dtype) -> "BoundOp":
@@ -57,6 +71,7 @@ class BoundReshape(BoundOp):
     """Flatten / Reshape / Unflatten: a pure relabelling of the same values."""
 
     name = "reshape"
+    box_preserving = True
 
     def forward(self, x):
         return x.reshape(x.shape[0], *self.out_shape)
@@ -127,11 +142,57 @@ class BoundConv2d(BoundOp):
         bias = A.sum((3, 4)).matmul(self.bias) if self.bias is not None else None
         return [A_in], bias
 
+    def backward_patches(self, P, pre):
+        """Window on the output → window on the input: a transposed convolution of each small
+        window (no padding: the window grows to ``(k−1)·s + d·(K−1) + 1``)."""
+        coef = P.coef * P.valid(self.out_shape, P.coef.device, P.coef.dtype)
+        Bc, R, C, kh, kw = coef.shape
+        bias = None
+        if self.bias is not None:
+            bias = (coef.sum((3, 4)) * self.bias).sum(-1)
+        out_kernel = self.patch_kernel((kh, kw))
+        M = self._window_matrix((kh, kw), coef.device, coef.dtype)
+        if M is not None:
+            new = coef.reshape(Bc * R, -1).matmul(M)
+        else:
+            new = F.conv_transpose2d(coef.reshape(Bc * R, C, kh, kw), self.weight, None, self.stride, 0, 0,
+                                     self.groups, self.dilation)
+        new = new.reshape(Bc, R, self.in_shapes[0][0], *out_kernel)
+        stride = (P.stride[0] * self.stride[0], P.stride[1] * self.stride[1])
+        offset = (P.offset[0] * self.stride[0] + self.padding[0], P.offset[1] * self.stride[1] + self.padding[1])
+        return P.replace(new, stride, offset), bias
+
+    # Largest window-to-window matrix kept per conv (float elements); beyond it the transposed
+    # convolution of the windows is used instead.
+    WINDOW_MATRIX_LIMIT = 1 << 22
+
+    def _window_matrix(self, kernel, device, dtype) -> torch.Tensor | None:
+        """The transposed convolution of a ``kernel``-sized window as a matrix (rows: output-window
+        coefficients, columns: input-window coefficients): one GEMM per chunk instead of many small
+        transposed convolutions. Cached per window size, device and dtype."""
+        out_kernel = self.patch_kernel(kernel)
+        n_in = self.weight.shape[0] * kernel[0] * kernel[1]
+        if n_in * self.in_shapes[0][0] * out_kernel[0] * out_kernel[1] > self.WINDOW_MATRIX_LIMIT:
+            return None
+        cache = self.__dict__.setdefault("_matrices", {})
+        key = (tuple(kernel), str(device), dtype)
+        if key not in cache:
+            eye = torch.eye(n_in, device=device, dtype=dtype).reshape(n_in, self.weight.shape[0], *kernel)
+            w = self.weight.to(device=device, dtype=dtype)
+            cache[key] = F.conv_transpose2d(eye, w, None, self.stride, 0, 0, self.groups, self.dilation).reshape(n_in, -1)
+        return cache[key]
+
+    def patch_kernel(self, kernel: tuple[int, int]) -> tuple[int, int]:
+        """The size of an input window for an output window of size ``kernel``."""
+        return tuple((k - 1) * s + d * (K - 1) + 1
+                     for k, s, d, K in zip(kernel, self.stride, self.dilation, self.weight.shape[2:]))
+
 
 class BoundChannelAffine(BoundOp):
     """``x * scale + shift`` per channel (dim 1): BatchNorm in eval mode and curator's Normalize."""
 
     name = "channel_affine"
+    box_preserving = True
 
     def __init__(self, in_shapes, out_shape, scale: torch.Tensor, shift: torch.Tensor):
         super().__init__(in_shapes, out_shape)
@@ -152,10 +213,41 @@ class BoundChannelAffine(BoundOp):
     def backward(self, A, pre):
         return [A * self.scale], _bsum(A * self.shift)
 
+    def backward_patches(self, P, pre):
+        if len(self.in_shapes[0]) != 3:
+            raise TypeError("patches need a [C, H, W] node")
+        coef = P.coef * P.valid(self.out_shape, P.coef.device, P.coef.dtype)
+        scale = self.scale.reshape(-1, 1, 1)
+        shift = self.shift.reshape(-1, 1, 1)
+        return P.replace(coef * scale, P.stride, P.offset), (coef * shift).flatten(2).sum(-1)
+
+    def patch_kernel(self, kernel):
+        return kernel
+
+
+@dataclass
+class ReluRelaxation:
+    """The linear bounds of ReLU on ``[l, u]``: ``lower_slope·z <= relu(z) <= upper_slope·z + upper_intercept``.
+
+    Tensors are ``[B, 1, *shape]`` (shared by every specification row) or, for α-CROWN's
+    optimised lower slopes, ``[B, S, *shape]``."""
+
+    lower_slope: torch.Tensor
+    upper_slope: torch.Tensor
+    upper_intercept: torch.Tensor
+    unstable: torch.Tensor
+
+    def with_lower_slope(self, alpha: torch.Tensor) -> "ReluRelaxation":
+        """The same relaxation with ``alpha`` (clamped to [0, 1]) as the lower slope of the unstable
+        neurons: every such line lies below the ReLU on [l, u] with l < 0 < u, so the bound stays sound."""
+        slope = torch.where(self.unstable, alpha.clamp(0.0, 1.0), self.lower_slope)
+        return ReluRelaxation(slope, self.upper_slope, self.upper_intercept, self.unstable)
+
 
 class BoundReLU(BoundOp):
     name = "relu"
     affine = False
+    box_preserving = True
 
     def forward(self, x):
         return x.clamp(min=0)
@@ -174,12 +266,30 @@ class BoundReLU(BoundOp):
         lo_slope = torch.where(unstable, (upper >= -lower).to(lower.dtype), active.to(lower.dtype))
         return lo_slope, up_slope, up_icpt
 
-    def backward(self, A, pre):
+    def relax(self, pre):
         assert pre is not None, "ReLU backward needs pre-activation bounds"
         lo_slope, up_slope, up_icpt = self.relaxation(pre[0], pre[1])
+        unstable = (pre[0] < 0) & (pre[1] > 0)
+        return ReluRelaxation(lo_slope.unsqueeze(1), up_slope.unsqueeze(1), up_icpt.unsqueeze(1), unstable.unsqueeze(1))
+
+    def backward(self, A, relax: ReluRelaxation):
+        if not isinstance(relax, ReluRelaxation):
+            relax = self.relax(relax)
         A_pos, A_neg = A.clamp(min=0), A.clamp(max=0)
-        A_in = A_pos * lo_slope.unsqueeze(1) + A_neg * up_slope.unsqueeze(1)
-        return [A_in], _bsum(A_neg * up_icpt.unsqueeze(1))
+        A_in = A_pos * relax.lower_slope + A_neg * relax.upper_slope
+        return [A_in], _bsum(A_neg * relax.upper_intercept)
+
+    def backward_patches(self, P, relax: ReluRelaxation):
+        if len(self.in_shapes[0]) != 3 or relax.lower_slope.shape[1] != 1:
+            raise TypeError("patches need a [C, H, W] node and slopes shared by the rows")
+        geom = (P.kernel, P.stride, P.offset)
+        lo, up, icpt = (P.unfold(t.squeeze(1), (id(t),) + geom)
+                        for t in (relax.lower_slope, relax.upper_slope, relax.upper_intercept))
+        c_pos, c_neg = P.coef.clamp(min=0), P.coef.clamp(max=0)
+        return P.replace(c_pos * lo + c_neg * up, P.stride, P.offset), (c_neg * icpt).flatten(2).sum(-1)
+
+    def patch_kernel(self, kernel):
+        return kernel
 
 
 class BoundAdd(BoundOp):

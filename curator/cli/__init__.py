@@ -8,6 +8,7 @@ import click
 
 from .. import __version__
 from ..errors import CuratorError
+from .threads_option import threads_option
 
 
 class CuratorGroup(click.Group):
@@ -23,6 +24,7 @@ class CuratorGroup(click.Group):
 
 @click.group(cls=CuratorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="curator")
+@threads_option
 def main() -> None:
     """curator — validate, re-verify and publish certified-robustness claims."""
 

@@ -16,6 +16,7 @@ import click
 
 from ..errors import UsageError
 from .common import emit, format_option
+from .threads_option import threads_option
 
 
 class DefaultRunGroup(click.Group):
@@ -88,6 +89,7 @@ def benchmark_group() -> None:
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Artifact cache (default: the user cache folder).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@threads_option
 @format_option
 def run_command(suite: Path, out, shard_text, shared, samples, models, verifiers, device, cache_dir, quiet,
                 fmt) -> None:

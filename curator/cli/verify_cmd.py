@@ -16,6 +16,7 @@ import click
 
 from ..errors import UsageError
 from .common import emit, format_option
+from .threads_option import threads_option
 
 OK_VERDICTS = ("confirmed", "partial")
 
@@ -102,6 +103,7 @@ def _finish(report: dict[str, Any], out: Path | None, fmt: str) -> None:
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Seconds per sample before it counts as a timeout.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@threads_option
 @format_option
 def verify_command(entry: Path, samples, all_, device, shard_text, out, seed, data_dir, cache_dir, attack,
                    batch_size, time_limit, quiet, fmt) -> None:
