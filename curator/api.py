@@ -151,8 +151,18 @@ class Verifier(Registered):
     params_schema: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": {}}
     per_sample_radius: bool = False
 
+    # What a claim's params must meet to be published (docs/verdicts.md, "Protocol floors"): a
+    # sentence for the report, and publication_floor() for the check. A verifier that states no
+    # floor publishes on any params it accepts.
+    publication_floor_rule: str = ""
+
     def verify(self, task: VerifyTask) -> list[SampleResult]:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def publication_floor(self, params: dict[str, Any]) -> list[str]:
+        """Why a run with ``params`` (defaults filled in) is too weak to publish a claim; empty when
+        it is strong enough. The host calls it for ``curator verify`` reports and before publishing."""
+        return []
 
     def threat_note(self, norm: str, radius: float, input_shape: tuple[int, ...], params: dict[str, Any]) -> str | None:
         """How this verifier reduces the threat model, when it does (e.g. ℓ∞ certified through ℓ2
@@ -162,7 +172,7 @@ class Verifier(Registered):
     def describe(self) -> dict[str, Any]:
         d = super().describe()
         d.update(certification=self.certification, norms=list(self.norms), params_schema=self.params_schema,
-                 per_sample_radius=self.per_sample_radius)
+                 per_sample_radius=self.per_sample_radius, publication_floor=self.publication_floor_rule)
         return d
 
 
@@ -273,13 +283,16 @@ class Dataset(Registered):
     kind = "dataset"
     input_shape: tuple[int, ...] = ()
     num_classes: int = 0
+    # Images in the test split, when fixed (None: it depends on the files, e.g. npz); the
+    # publication check resolves a claim's sample selection on it without loading the data.
+    test_size: int | None = None
 
     def load(self, data_dir: "Path | None", cache_dir: "Path", progress: bool = True) -> DatasetSplit:  # pragma: no cover
         raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()
-        d.update(input_shape=list(self.input_shape), num_classes=self.num_classes)
+        d.update(input_shape=list(self.input_shape), num_classes=self.num_classes, test_size=self.test_size)
         return d
 
 

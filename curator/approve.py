@@ -7,7 +7,9 @@ What is checked before anything is written (each failure refuses with its reason
   ``entry.sha256`` is :func:`curator.digest.claim_digest` of the submission, and its entry id,
   model sha256, verifier name, verifier params (every parameter the entry states, same value),
   dataset, norm, radius and claimed accuracy agree with the submission;
-* the verdict is ``confirmed``;
+* the verdict is ``confirmed``, and :func:`curator.publication.publication_problems` finds nothing:
+  the report covers the claim's full selection on enough samples at the verifier's protocol floor,
+  and its totals, interval and verdict, recomputed from its per-sample arrays, are the stored ones;
 * the move is allowed by :mod:`curator.lifecycle`: a new id is ``submitted → verified``, a
   ``legacy`` or ``submitted`` entry with the same id is re-verified, and an entry whose numbers
   the board already shows is only replaced with ``--supersede --reason`` (old values kept in
@@ -38,6 +40,7 @@ from . import lifecycle, store
 from .digest import claim_digest
 from .errors import CuratorError
 from .jsonio import JsonFileError, read_json, write_bytes_atomic
+from .publication import publication_problems
 from .radius import RADIUS_TOLERANCE
 from .schemas import REPORT_SCHEMA_ID, validate
 
@@ -412,6 +415,9 @@ def approve(submission_path: str | os.PathLike, report_path: str | os.PathLike, 
     verdict = report["verdict"]
     if verdict.get("status") != "confirmed":
         raise ApprovalRefused(f"report verdict is {verdict.get('status')!r}, not 'confirmed': {verdict.get('reason')}")
+    unpublishable = publication_problems(submission, report, registry)
+    if unpublishable:
+        raise ApprovalRefused("the report cannot publish this claim:\n  " + "\n  ".join(unpublishable))
 
     try:
         found = store.find_entry(root, submission["id"])

@@ -489,7 +489,12 @@ def plan(entries_dir: Path, shards: int) -> dict[str, Any]:
     """The job matrix: every extracted claim × every shard (names are slugs, safe in job names).
 
     Every claim's compute is estimated first (curator.compute_budget); one over the limit fails
-    the plan, so no runner is started for a protocol curator would never finish."""
+    the plan, so no runner is started for a protocol curator would never finish.
+
+    Each claim's run gets one fresh random seed, the same for all its shards (they merge only when
+    their seeds agree); nobody knows it before the run, so no model can be trained on its noise."""
+    from .verify import fresh_seed
+
     if not 1 <= shards <= 64:
         raise UsageError("--shards must be between 1 and 64")
     include, over = [], []
@@ -504,8 +509,9 @@ def plan(entries_dir: Path, shards: int) -> dict[str, Any]:
         except (BudgetError, JsonFileError) as exc:
             over.append(str(exc))
             continue
+        seed = fresh_seed()
         for i in range(1, shards + 1):
-            include.append({"entry": rel, "id": eid, "shard": f"{i}/{shards}", "index": i})
+            include.append({"entry": rel, "id": eid, "shard": f"{i}/{shards}", "index": i, "seed": seed})
     if over:
         raise CiError("refused before any GPU job starts:\n" + "\n".join(over))
     if not include:
@@ -513,9 +519,12 @@ def plan(entries_dir: Path, shards: int) -> dict[str, Any]:
     return {"include": include}
 
 
-def shard_report_name(entry_id: str, shard: str) -> str:
+SMOKE_TAG = ".smoke"  # in the file name of every report of a --samples run: it can never publish
+
+
+def shard_report_name(entry_id: str, shard: str, smoke: bool = False) -> str:
     i, n = parse_shard(shard)
-    return f"{entry_id}.shard-{i}-of-{n}.json"
+    return f"{entry_id}{SMOKE_TAG if smoke else ''}.shard-{i}-of-{n}.json"
 
 
 def reverify_shard(repo: Path, entry: Path, shard: str, out: Path, *, samples: int | None = None,
@@ -573,7 +582,7 @@ def merge(repo: Path, reports_dir: Path, out_dir: Path, *, comment_out: Path | N
     """Merge each claim's shard reports into ``out_dir/<id>.json`` and write the verdict comment."""
     by_entry: dict[str, list[Path]] = {}
     for path in sorted(reports_dir.rglob("*.shard-*-of-*.json")):
-        m = re.fullmatch(rf"({SLUG})\.shard-([0-9]+)-of-([0-9]+)\.json", path.name)
+        m = re.fullmatch(rf"({SLUG}(?:{re.escape(SMOKE_TAG)})?)\.shard-([0-9]+)-of-([0-9]+)\.json", path.name)
         if m:
             by_entry.setdefault(m.group(1), []).append(path)
     if not by_entry:
@@ -603,11 +612,15 @@ def _verdict_markdown(verdicts: list[Verdict], pr: int | None) -> str:
     lines = ["## curator re-verification", ""]
     lines += ["| claim | verdict |", "| --- | --- |"]
     for v in verdicts:
-        lines.append(f"| {md_code(v.entry_id)} | {_ICONS.get(v.verdict, '❔')} {md_text(v.verdict)} |")
+        smoke = " (smoke run: cannot publish)" if v.entry_id.endswith(SMOKE_TAG) else ""
+        lines.append(f"| {md_code(v.entry_id)} | {_ICONS.get(v.verdict, '❔')} {md_text(v.verdict)}{smoke} |")
     for v in verdicts:
         lines += ["", f"<details><summary>{md_text(v.entry_id)}: report summary</summary>", "",
                   _pre(dumps(v.summary)), "</details>"]
-    if all(v.verdict == "confirmed" for v in verdicts):
+    if any(v.entry_id.endswith(SMOKE_TAG) for v in verdicts):
+        lines += ["", "Smoke run (`samples` > 0): these reports never publish; run reverify with samples 0 "
+                      "(the claim's full protocol) before merging."]
+    elif all(v.verdict == "confirmed" for v in verdicts):
         lines += ["", "All claims confirmed: on merge, the bot publishes them with this report."]
     else:
         lines += ["", "Only confirmed claims can be published; merging this PR publishes nothing for the others."]
@@ -653,10 +666,17 @@ def publish(repo: Path, base: str, head: str, reports_dir: Path, *, pr: int | No
 
 
 def _check_report_binding(entry: dict[str, Any], report_path: Path) -> None:
-    """Fail early, with a message naming both digests, when a report is for another claim."""
+    """Fail early, with a message naming both digests, when a report is for another claim, and with
+    every reason when the report cannot publish it (curator.publication: smoke runs, too few
+    samples, weak protocol, numbers that its samples do not give)."""
+    from .publication import publication_problems
+
     report = read_json(report_path)
     want = claim_digest(entry)
     got = ((report.get("entry") or {}).get("sha256")) if isinstance(report, dict) else None
     if got != want:
         raise CiError(f"{report_path}: /entry/sha256: report is for claim {got}, not {want} "
                       f"({entry.get('id')}); re-run reverify on the merged version")
+    problems = publication_problems(entry, report)
+    if problems:
+        raise CiError(f"{report_path}: the report cannot publish {entry.get('id')}:\n  " + "\n  ".join(problems))

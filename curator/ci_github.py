@@ -18,7 +18,7 @@ from typing import Any
 
 import requests
 
-from .ci import SLUG, CiError
+from .ci import SLUG, SMOKE_TAG, CiError
 from .jsonio import MAX_JSON_BYTES, write_bytes_atomic
 
 REVERIFY_WORKFLOW = ".github/workflows/reverify.yml"
@@ -28,6 +28,11 @@ TIMEOUT = (10, 60)
 
 def artifact_name(pr: int) -> str:
     return f"curator-reverify-pr-{pr}"
+
+
+def run_name(pr: int, smoke: bool = False) -> str:
+    """The ``run-name`` reverify.yml gives a run: which PR it verified, and whether it was a smoke run."""
+    return f"reverify PR #{pr}" + (" (smoke run)" if smoke else "")
 
 
 class GitHub:
@@ -67,17 +72,40 @@ class GitHub:
         return (path == REVERIFY_WORKFLOW and run.get("event") == "workflow_dispatch"
                 and run.get("head_branch") == default_branch)
 
+    def newest_reverify_run(self, pr: int, default_branch: str) -> dict[str, Any]:
+        """The newest trusted reverify run for PR ``pr`` (its run name says which PR, see reverify.yml)."""
+        names = (run_name(pr), run_name(pr, smoke=True))
+        runs = self.get(f"actions/workflows/{Path(REVERIFY_WORKFLOW).name}/runs", event="workflow_dispatch",
+                        branch=default_branch, per_page=100).get("workflow_runs", [])
+        mine = [r for r in runs if r.get("display_title") in names and r.get("event") == "workflow_dispatch"
+                and r.get("head_branch") == default_branch]
+        if not mine:
+            raise CiError(f"no re-verification report for PR #{pr} (no {REVERIFY_WORKFLOW} run on {default_branch} "
+                          "for it); run reverify before merging")
+        return max(mine, key=lambda r: (r.get("created_at", ""), int(r.get("id", 0))))
+
     def report_artifact(self, pr: int, default_branch: str) -> dict[str, Any]:
-        """The newest unexpired ``curator-reverify-pr-N`` artifact from a trusted reverify run."""
+        """The ``curator-reverify-pr-N`` artifact of the *newest* trusted reverify run for the PR.
+
+        Never an older run's: when the newest run left no report (it failed, was cancelled, or was
+        a smoke run whose reports cannot publish), this fails instead of falling back to a report the
+        maintainers have since re-run."""
+        newest = self.newest_reverify_run(pr, default_branch)
+        rid, when = newest.get("id"), newest.get("created_at", "?")
+        if newest.get("display_title") == run_name(pr, smoke=True):
+            raise CiError(f"the newest reverify run for PR #{pr} (run {rid}, {when}) was a smoke run (samples > 0): "
+                          "its reports cannot publish; run reverify with samples 0 before merging")
+        if newest.get("status", "completed") != "completed":
+            raise CiError(f"the newest reverify run for PR #{pr} (run {rid}, {when}) has not finished")
+        if not self.trusted_run(int(rid), default_branch):
+            raise CiError(f"reverify run {rid} is not a {REVERIFY_WORKFLOW} run dispatched on {default_branch}")
         found = self.get("actions/artifacts", name=artifact_name(pr), per_page=100).get("artifacts", [])
-        for art in sorted(found, key=lambda a: a.get("created_at", ""), reverse=True):
-            if art.get("expired") or art.get("name") != artifact_name(pr):
-                continue
-            run_id = (art.get("workflow_run") or {}).get("id")
-            if run_id is not None and self.trusted_run(run_id, default_branch):
+        for art in found:
+            if (art.get("name") == artifact_name(pr) and not art.get("expired")
+                    and (art.get("workflow_run") or {}).get("id") == rid):
                 return art
-        raise CiError(f"no re-verification report for PR #{pr} (artifact {artifact_name(pr)} from a "
-                      f"{REVERIFY_WORKFLOW} run on {default_branch}); run reverify before merging")
+        raise CiError(f"the newest reverify run for PR #{pr} (run {rid}, {when}) left no report (artifact "
+                      f"{artifact_name(pr)}); older runs' reports are not used: re-run reverify before merging")
 
     def download(self, artifact: dict[str, Any]) -> bytes:
         url = f"{self.api}/repos/{self.repo}/actions/artifacts/{int(artifact['id'])}/zip"
@@ -102,6 +130,8 @@ def extract_reports(zip_bytes: bytes, out_dir: Path) -> list[Path]:
         raise CiError(f"the report artifact is not a zip archive: {exc}") from None
     members = [m for m in archive.infolist() if not m.is_dir()]
     for member in members:
+        if re.fullmatch(rf"{SLUG}{re.escape(SMOKE_TAG)}\.json", member.filename):
+            raise CiError(f"{member.filename} in the report artifact is a smoke-run report: it cannot publish")
         if not re.fullmatch(rf"{SLUG}\.json", member.filename):
             raise CiError(f"unexpected file {member.filename!r} in the report artifact")
         if member.file_size > MAX_JSON_BYTES:

@@ -25,6 +25,8 @@ from .stats import (
 REPORT_VERSION = 1
 ATTACK_REFUTES = ("broken", "misclassified")  # attack outcomes that prove a sample not robust
 MAX_WITNESS_VALUES = 10  # witnesses stored in full (input values); the rest by index and margin only
+# A report on other samples than the claim's own full selection (--samples N, --all) says so first.
+SMOKE_PREFIX = "smoke run, not the claim's full selection (cannot publish): "
 
 
 class ReportError(CuratorError):
@@ -127,8 +129,11 @@ def summarize(report: dict[str, Any], confidence: float | None = None) -> dict[s
         max_undecided_share=DEFAULT_MAX_UNDECIDED_SHARE,
         verifier=report["verifier"]["name"],
         claimed_n=entry.get("claimed_n_samples"),
+        min_n=report.get("minimum_n"),
     )
     report["verdict"] = verdict.as_dict()
+    if report.get("smoke_run"):
+        report["verdict"]["reason"] = f"{SMOKE_PREFIX}{report['verdict']['reason']}"
     return report
 
 

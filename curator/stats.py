@@ -19,6 +19,7 @@ from scipy.special import betaincinv
 
 DEFAULT_CONFIDENCE = 0.99  # two-sided level of the certified-accuracy interval of a report
 DEFAULT_MAX_UNDECIDED_SHARE = 0.10  # over this share of error/timeout samples the run cannot decide
+MIN_PUBLISHABLE_N = 500  # fewest samples that can confirm a claim (the whole test set when it is smaller)
 
 VERDICTS = ("confirmed", "refuted", "unconfirmed", "error")
 
@@ -123,13 +124,23 @@ def certified_accuracy_at(radii: Sequence[float | None], correct: Sequence[bool]
 class Verdict:
     status: str  # one of VERDICTS
     reason: str
+    measured: Interval | None = None  # curator's certified accuracy, shown beside the claim
 
-    def as_dict(self) -> dict[str, str]:
-        return {"status": self.status, "reason": self.reason}
+    def as_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"status": self.status, "reason": self.reason}
+        if self.measured is not None:
+            d["measured"] = {k: self.measured.as_dict()[k] for k in ("value", "lower", "upper", "confidence", "n")}
+        return d
 
 
 def _pct(x: float) -> str:
     return f"{x:.2f}%"
+
+
+def publishable_minimum(n_total: int) -> int:
+    """The fewest samples on which a claim can be confirmed: :data:`MIN_PUBLISHABLE_N`, or the
+    whole test set when it is smaller (docs/verdicts.md, "Minimum n")."""
+    return max(1, min(MIN_PUBLISHABLE_N, int(n_total)))
 
 
 def decide(
@@ -143,6 +154,7 @@ def decide(
     max_undecided_share: float = DEFAULT_MAX_UNDECIDED_SHARE,
     verifier: str = "the verifier",
     claimed_n: int | None = None,
+    min_n: int | None = None,
 ) -> Verdict:
     """The verdict on a claimed certified accuracy ``claimed`` (percent), in this order:
 
@@ -160,9 +172,16 @@ def decide(
        refuted only if the claim's own lower Clopper–Pearson bound (one tail of the same confidence)
        is above curator's upper bound, so an honest claim is refuted with probability at most
        1 − confidence; otherwise ``unconfirmed``.
-    5. ``confirmed`` — ``claimed`` is within or below the certified interval (``<= upper``).
-    6. ``unconfirmed`` — curator certified less than claimed with another (weaker) verifier:
-       a weaker verifier cannot refute a stronger one.
+    5. ``unconfirmed`` — ``claimed`` is below the lower end of the certified interval: curator
+       measured significantly more, so the claimed number is not what this model and protocol give.
+    6. ``unconfirmed`` — ``claimed`` is inside the interval but the run has fewer than ``min_n``
+       samples: so wide an interval contains nearly any claim and proves nothing.
+    7. ``confirmed`` — ``claimed`` is inside the certified interval (``lower <= claimed <= upper``)
+       on at least ``min_n`` samples.
+    8. ``unconfirmed`` — curator certified significantly less than claimed with another (weaker)
+       verifier: a weaker verifier cannot refute a stronger one.
+
+    Every verdict from rule 4 on carries ``measured``: curator's number and interval.
     """
     if soundness_failures:
         first = soundness_failures[0]
@@ -179,12 +198,19 @@ def decide(
     if undecided > max_undecided_share * certified.n:
         return Verdict("error", (
             f"{undecided} of {certified.n} samples ended in error or timeout, over the "
-            f"{max_undecided_share:.0%} limit: the run cannot decide"))
+            f"{max_undecided_share:.0%} limit: the run cannot decide"), certified)
     ci = f"{certified.confidence:.0%} interval [{_pct(certified.lower)}, {_pct(certified.upper)}]"
+    measured = f"curator certified {_pct(certified.value)} ({ci}, n={certified.n})"
+    if claimed < certified.lower:
+        return Verdict("unconfirmed", (
+            f"claimed {_pct(claimed)} is below the lower end of the interval: {measured}, significantly more "
+            "than claimed, so the claimed number is not what this model and protocol give"), certified)
     if claimed <= certified.upper:
-        return Verdict("confirmed", (
-            f"claimed {_pct(claimed)} is within or below the certified accuracy {_pct(certified.value)} "
-            f"({ci}, n={certified.n})"))
+        if min_n is not None and certified.n < min_n:
+            return Verdict("unconfirmed", (
+                f"claimed {_pct(claimed)} is inside the interval, but {measured} on fewer than the {min_n} samples "
+                "a confirmation needs: so wide an interval proves nothing"), certified)
+        return Verdict("confirmed", f"claimed {_pct(claimed)} is inside the interval: {measured}", certified)
     if same_protocol and claimed_n:
         tail = (1.0 - certified.confidence) / 2.0
         successes = min(claimed_n, max(0, round(claimed / 100.0 * claimed_n)))
@@ -194,11 +220,11 @@ def decide(
                 f"the claim's own protocol certifies {_pct(certified.value)} ({ci}, n={certified.n}), less than the "
                 f"claimed {_pct(claimed)}; but the claim was measured on {claimed_n} samples and its own lower bound "
                 f"{_pct(claim_lower)} is not above {_pct(certified.upper)}: the two measurements do not differ "
-                "significantly"))
+                "significantly"), certified)
     if same_protocol:
         return Verdict("refuted", (
             f"the claim's own verifier and protocol certify {_pct(certified.value)} ({ci}, n={certified.n}): "
-            f"the claimed {_pct(claimed)} is significantly above it"))
+            f"the claimed {_pct(claimed)} is significantly above it"), certified)
     return Verdict("unconfirmed", (
         f"{verifier} certifies {_pct(certified.value)} ({ci}, n={certified.n}), less than the claimed "
-        f"{_pct(claimed)}; a different verifier than the claim's cannot refute it"))
+        f"{_pct(claimed)}; a different verifier than the claim's cannot refute it"), certified)

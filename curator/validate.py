@@ -11,8 +11,11 @@ Semantic rules (see docs/schema.md for the reasoning):
   within :data:`curator.radius.RADIUS_TOLERANCE`.
 * ``certified_accuracy ≤ clean_accuracy``.
 * Accuracies are percentages: when certified and clean accuracy are both in (0, 1] the entry
-  almost surely wrote fractions — an error; a single value in (0, 1] is plausible (a tiny
-  certified accuracy at a large radius) — a warning.
+  almost surely wrote fractions — an error; a single value in (0, 1] is an error too when the
+  entry has a model (it would be re-verified and shown as such), a warning otherwise (a tiny
+  certified accuracy at a large radius); ``result.accuracy_below_one_percent: true`` says the
+  value really is below 1% and silences both.
+* A probabilistic claim's verifier ``params.alpha`` (defaults filled in) equals ``certification.alpha``.
 * A probabilistic certificate states its failure probability ``certification.alpha``, except an
   imported ``legacy`` record whose source never stated one.
 * The verifier exists, certifies the entry's type and norm, and ``params`` validate against its
@@ -217,9 +220,15 @@ def _semantic(entry: dict[str, Any], file: str, plugins: _Plugins | None) -> lis
     if clean is not None and cert > clean:
         err("/result/certified_accuracy", f"certified accuracy {cert} exceeds clean accuracy {clean}")
     small = [(name, v) for name, v in (("certified_accuracy", cert), ("clean_accuracy", clean)) if v is not None and 0 < v <= 1]
-    if clean is not None and len(small) == 2:
+    marked = result.get("accuracy_below_one_percent") is True
+    if clean is not None and len(small) == 2 and not marked:
         err("/result", f"certified {cert} and clean {clean} are both ≤ 1: accuracies are percent, not fractions (write {cert * 100:g} and {clean * 100:g})")
-    else:
+    elif small and "model" in entry and not marked:
+        # A re-verifiable claim would be confirmed and shown as "0.94 re-verified": refuse the likely fraction.
+        for name, v in small:
+            err(f"/result/{name}", f"{v} ≤ 1: accuracies are percent 0–100 (write {v * 100:g}); if it really is below "
+                                   "1%, set result.accuracy_below_one_percent: true")
+    elif not marked:
         for name, v in small:
             warn(f"/result/{name}", f"{v} ≤ 1: percent, not fraction? (accuracies are percent 0–100)")
 
@@ -254,8 +263,11 @@ def _plugin_checks(entry: dict[str, Any], file: str, plugins: _Plugins, legacy: 
             if norm not in tuple(getattr(verifier, "norms", ())):
                 out.append(Problem(file, "/setting/norm", f"verifier {name!r} does not handle {norm} (it handles {', '.join(verifier.norms)})"))
             v = plugins.validator("verifier", name, verifier.params_schema)
-            for ptr, msg in validate_with(v, certification.get("params", {})):
+            bad_params = list(validate_with(v, certification.get("params", {})))
+            for ptr, msg in bad_params:
                 out.append(Problem(file, "/certification/params" + ptr, msg))
+            if not bad_params and not legacy:
+                out.extend(_alpha_agrees(entry, file, verifier))
 
     out.extend(_model_checks(entry, file, plugins))
 
@@ -377,6 +389,22 @@ def _related(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """One entry says it supersedes the other: two rows of one paper, not a duplicate."""
     return (a.get("supersedes") is not None and a.get("supersedes") == b.get("id")) or (
         b.get("supersedes") is not None and b.get("supersedes") == a.get("id"))
+
+
+def _alpha_agrees(entry: dict[str, Any], file: str, verifier: Any) -> list[Problem]:
+    """A probabilistic claim states its failure probability twice: ``certification.alpha`` (what the
+    board shows) and the verifier's ``params.alpha`` (what runs). They must be one number, or a run at
+    alpha 0.4999 would pass as a claim "at alpha 0.001"."""
+    from .api import params_with_defaults
+
+    certification = entry["certification"]
+    if certification["type"] != "probabilistic" or "alpha" not in (verifier.params_schema or {}).get("properties", {}):
+        return []
+    ran = params_with_defaults(verifier.params_schema, certification.get("params") or {}).get("alpha")
+    if "alpha" in certification and ran != certification["alpha"]:
+        return [Problem(file, "/certification/params/alpha", f"params.alpha {ran!r} is not certification.alpha "
+                                                             f"{certification['alpha']!r}: they must be equal")]
+    return []
 
 
 # --------------------------------------------------------------------------- duplicates

@@ -15,6 +15,8 @@ robustness the base network's adversarial examples do not bound.
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
 import time
 import urllib.parse
 import urllib.request
@@ -31,7 +33,8 @@ from .report import (
     ATTACK_REFUTES, MAX_WITNESS_VALUES, REPORT_VERSION, attack_counts, environment, now_iso, run_id, sample_arrays,
     summarize,
 )
-from .stats import DEFAULT_CONFIDENCE
+from .publication import protocol_floor
+from .stats import DEFAULT_CONFIDENCE, publishable_minimum
 
 DEFAULT_ATTACK = "pgd"
 REPLAY_TOLERANCE = 1e-5  # relative slack on the radius when replaying a witness (float32 arithmetic)
@@ -47,7 +50,7 @@ class VerifyOptions:
     all: bool = False  # the whole test set, whatever the claim's selection
     device: str = "auto"
     shard: tuple[int, int] = (0, 1)  # 0-based index, count
-    seed: int = 0
+    seed: int | None = None  # None: a fresh random seed per run (recorded in the report for replay)
     data_dir: Path | None = None
     cache_dir: Path | None = None
     attack: str | None = DEFAULT_ATTACK  # an attack plugin's name; None: no attack
@@ -255,6 +258,23 @@ def find_attack(registry: Any, name: str | None) -> Attack | None:
 # --------------------------------------------------------------------------- the run
 
 
+def fresh_seed() -> int:
+    """A seed nobody knows before the run: a network trained on the noise of a public fixed seed
+    would pass that seed's certificates (docs/verdicts.md, "Seeds")."""
+    return secrets.randbits(62)
+
+
+def with_seed(opts: VerifyOptions) -> VerifyOptions:
+    """``opts`` with a seed: the given one (a replay, or the one ``ci plan`` chose for all shards of a
+    run), else a fresh one. Shards of one run must share it, so a sharded run needs it given."""
+    if opts.seed is not None:
+        return opts
+    if opts.shard[1] > 1:
+        raise VerifyError(f"--shard {opts.shard[0] + 1}/{opts.shard[1]}: the shards of one run must share a seed; "
+                          "pass --seed (curator ci plan picks one fresh seed per run)")
+    return dataclasses.replace(opts, seed=fresh_seed())
+
+
 @with_strict_float32  # no TF32 in any verifier or attack (curator/numerics.py)
 def verify_entry(entry_path: str | Path, opts: VerifyOptions | None = None, host: Any = None,
                  on_progress: Callable[[int, int, str], Callable[[int], None] | None] | None = None) -> dict[str, Any]:
@@ -267,7 +287,7 @@ def verify_entry(entry_path: str | Path, opts: VerifyOptions | None = None, host
     from .sampling import indices_sha256, select_indices, shard
     from .cascade import is_cascade, verify_task
 
-    opts = opts or VerifyOptions()
+    opts = with_seed(opts or VerifyOptions())
     host = host or get_host()
     registry = host.registry
     entry_path = Path(entry_path)
@@ -289,6 +309,9 @@ def verify_entry(entry_path: str | Path, opts: VerifyOptions | None = None, host
                                  base_dir=entry_path.parent)
     if opts.samples is not None:
         selection = {**selection, "limit": opts.samples}
+    n_total = int(loaded.split.inputs.shape[0])
+    claim_selection = entry["result"].get("sample_selection")
+    smoke = all_indices != select_indices(claim_selection or {"kind": "all"}, n_total, base_dir=entry_path.parent)
     shard_i, shard_n = opts.shard
     indices = shard(all_indices, shard_i, shard_n)
     num_classes = int(entry["model"]["num_classes"])
@@ -372,7 +395,6 @@ def verify_entry(entry_path: str | Path, opts: VerifyOptions | None = None, host
     if note:
         threat["note"] = note
     m = entry["model"]
-    n_total = int(loaded.split.inputs.shape[0])
     selection_sha = indices_sha256(all_indices)
     report: dict[str, Any] = {
         "report_version": REPORT_VERSION,
@@ -397,12 +419,14 @@ def verify_entry(entry_path: str | Path, opts: VerifyOptions | None = None, host
                   "run_id": run_id(entry_sha, m["sha256"], selection_sha, verifier_block, opts.seed, shard_n)},
         "created_at": now_iso(),
         "notes": notes,
+        "smoke_run": smoke,
+        "minimum_n": publishable_minimum(n_total),
+        "protocol_floor": protocol_floor(verifier, params),
     }
     if "clean_accuracy" in entry["result"]:
         report["entry"]["claimed_clean_accuracy"] = float(entry["result"]["clean_accuracy"])
     # A claim measured on other samples than this run's is itself a binomial measurement: the
     # same-protocol refutation then compares two samples (docs/verdicts.md, rule 4).
-    claim_selection = entry["result"].get("sample_selection")
     same_samples = claim_selection is not None and all_indices == select_indices(claim_selection, n_total,
                                                                                    base_dir=entry_path.parent)
     if "n_samples" in entry["result"] and not same_samples:

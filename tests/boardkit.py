@@ -13,7 +13,11 @@ from curator.jsonio import dumps
 from curator.radius import parse_radius
 
 MODEL_SHA = "95014ab0c04c73f48b3be0cb7acc42aff60ce4420c6c43bec25e9a1447279e08"
-SMOOTHING_PARAMS = {"sigma": 0.25, "n0": 100, "n": 1000, "alpha": 0.001}
+# At the smoothing floor for publication (curator.publication): alpha <= 0.01, n >= 10,000.
+SMOOTHING_PARAMS = {"sigma": 0.25, "n0": 100, "n": 100000, "alpha": 0.001}
+# Cohen et al.'s CIFAR-10 protocol: every 20th test image, 500 in all (the publishable minimum).
+SELECTION = {"kind": "every_kth", "k": 20}
+TEST_SIZES = {"cifar10": 10000, "mnist": 10000, "digits": 360}
 
 
 def make_entry(eid: str = "demo-net-l2", *, dataset: str = "cifar10", norm: str = "l2", radius_text: str = "0.25",
@@ -35,6 +39,8 @@ def make_entry(eid: str = "demo-net-l2", *, dataset: str = "cifar10", norm: str 
     if clean is not None:
         e["result"]["clean_accuracy"] = clean
     if model:
+        e["result"]["sample_selection"] = dict(SELECTION)
+        e["result"]["n_samples"] = len(_claim_indices(e))
         e["certification"].update({"verifier": verifier, "params": dict(params or SMOOTHING_PARAMS)})
         e["model"] = {"url": "https://example.org/model.safetensors", "sha256": MODEL_SHA, "format": "safetensors",
                       "architecture": {"name": "mlp", "kwargs": {}}, "input_shape": [3, 32, 32], "num_classes": 10}
@@ -43,43 +49,66 @@ def make_entry(eid: str = "demo-net-l2", *, dataset: str = "cifar10", norm: str 
     return e
 
 
-def make_report(entry: dict[str, Any], *, verdict: str = "confirmed", certified: float | None = None,
-                radii: list[float | None] | None = None, n: int = 20, seed: int = 0) -> dict[str, Any]:
-    """A report as ``curator verify`` writes one, for ``entry`` (per-sample arrays of length n)."""
+def _claim_indices(entry: dict[str, Any]) -> list[int]:
+    from curator.sampling import select_indices
+
+    size = TEST_SIZES.get(entry["setting"]["dataset"], 10000)
+    return select_indices(entry["result"].get("sample_selection") or {"kind": "all"}, size)
+
+
+def make_report(entry: dict[str, Any], *, verdict: str | None = None, certified: float | None = None,
+                radii: list[float | None] | None = None, n: int | None = None, seed: int = 0) -> dict[str, Any]:
+    """A report as ``curator verify`` writes one for ``entry``: on the claim's own selection, numbers
+    and verdict computed by curator.report.summarize from per-sample arrays that certify about the
+    claimed accuracy. ``verdict``/``certified`` overwrite the computed ones (a forged report); ``n``
+    or ``radii`` run other samples than the claim's (a smoke run)."""
+    from curator.report import summarize
+    from curator.sampling import indices_sha256
+    from curator.stats import publishable_minimum
+
     claimed = entry["result"]["certified_accuracy"]
+    indices = _claim_indices(entry)
+    size = TEST_SIZES.get(entry["setting"]["dataset"], 10000)
+    smoke = (n is not None and n != len(indices)) or (radii is not None and len(radii) != len(indices))
     if radii is None:
-        radii = [round(0.05 * (i % 10), 4) if i % 3 else None for i in range(n)]
+        n = len(indices) if n is None else n
+        k = round(claimed / 100.0 * n)
+        r = entry["setting"]["radius"]
+        radii = [round(r + 0.05 * (i % 4), 4) if i < k else (None if i % 2 else round(r / 2, 4)) for i in range(n)]
     n = len(radii)
+    indices = indices[:n] if n <= len(indices) else list(range(n))
     status = ["certified" if r is not None and r >= entry["setting"]["radius"] else
               ("abstain" if r is None else "not_certified") for r in radii]
-    cc = sum(s == "certified" for s in status)
-    value = 100.0 * cc / n if certified is None else certified
-    interval = {"value": value, "lower": max(0.0, value - 10), "upper": min(100.0, value + 10), "confidence": 0.99,
-                "method": "clopper-pearson", "successes": cc, "n": n}
-    return {
+    report = {
         "report_version": 1,
-        "entry": {"id": entry["id"], "sha256": claim_digest(entry), "claimed_certified_accuracy": claimed},
+        "entry": {"id": entry["id"], "sha256": claim_digest(entry), "claimed_certified_accuracy": claimed,
+                  "verifier": entry["certification"]["verifier"], "same_protocol": True},
         "model": {"sha256": entry["model"]["sha256"], "format": entry["model"]["format"],
                   "architecture": entry["model"]["architecture"]["name"]},
-        "dataset": {"name": entry["setting"]["dataset"], "n_total": 10000, "selection": {"kind": "first", "n": n},
-                    "indices_sha256": "0" * 64},
+        "dataset": {"name": entry["setting"]["dataset"], "n_total": size, "selection": {"kind": "first", "n": n},
+                    "indices_sha256": indices_sha256(indices)},
         "threat": {"norm": entry["setting"]["norm"], "radius": entry["setting"]["radius"],
                    "radius_text": entry["setting"]["radius_text"]},
         "verifier": {"name": entry["certification"]["verifier"], "version": "1.0.0",
                      "params": dict(entry["certification"]["params"], batch_size=100)},
         "seed": seed,
         "environment": {"python": "3.11", "torch": "2.13.0", "device": "cpu", "curator": "0.1.0"},
-        "samples": {"index": list(range(n)), "label": [i % 10 for i in range(n)],
+        "samples": {"index": indices, "label": [i % 10 for i in range(n)],
                     "predicted": [i % 10 for i in range(n)], "status": status, "radius": radii,
                     "seconds": [0.01] * n},
-        "totals": {"n": n, "certified_correct": cc, "correct": n, "certified": cc,
-                   "abstain": status.count("abstain"), "timeout": 0, "error": 0},
-        "certified_accuracy": interval,
-        "verdict": {"status": verdict, "reason": f"test verdict {verdict}"},
+        "certified_accuracy": {"confidence": 0.99},
         "timings": {"total": 1.0},
         "shard": {"index": 0, "count": 1, "run_id": f"run-{entry['id']}-{seed}"},
         "created_at": "2026-11-30T00:00:00Z",
+        "smoke_run": smoke,
+        "minimum_n": publishable_minimum(size),
     }
+    summarize(report)
+    if certified is not None:
+        report["certified_accuracy"]["value"] = certified
+    if verdict is not None and verdict != report["verdict"]["status"]:
+        report["verdict"] = {"status": verdict, "reason": f"test verdict {verdict}"}
+    return report
 
 
 def write(path: Path, doc: Any) -> Path:

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from curator.ci import CiError
-from curator.ci_github import GitHub, artifact_name, extract_reports, fetch_reports
+from curator.ci_github import GitHub, artifact_name, extract_reports, fetch_reports, run_name
 from curator.cli import main
 
 pytestmark = pytest.mark.network
@@ -36,6 +36,12 @@ def _serve(httpserver, *, runs: dict[int, dict], artifacts: list[dict], zips: di
                               ).respond_with_json({"total_count": len(artifacts), "artifacts": artifacts})
     for run_id, run in runs.items():
         httpserver.expect_request(f"{base}/actions/runs/{run_id}").respond_with_json(run)
+    # The workflow's run list (GitHub lists only reverify.yml's runs here); a run is as old as its artifact.
+    started = {a["workflow_run"]["id"]: a["created_at"] for a in artifacts}
+    listed = [{"id": rid, "display_title": run_name(7), "status": "completed", "created_at": started.get(rid, ""),
+               **run} for rid, run in runs.items() if run.get("path") == ".github/workflows/reverify.yml"]
+    httpserver.expect_request(f"{base}/actions/workflows/reverify.yml/runs").respond_with_json(
+        {"total_count": len(listed), "workflow_runs": listed})
     for art_id, data in zips.items():
         # Like GitHub: the API redirects to storage elsewhere.
         httpserver.expect_request(f"{base}/actions/artifacts/{art_id}/zip").respond_with_data(

@@ -55,7 +55,8 @@ def test_supersede_keeps_previous_values():
     old = transition(make_entry(certified=60.0), "verified", report="reports/a/1.json", date="d1")
     new = make_entry(certified=63.0, clean=80.0)
     out = supersede(old, new, "verified", reason="bigger n", report="reports/a/2.json", date="d2")
-    assert out["result"] == {"certified_accuracy": 63.0, "clean_accuracy": 80.0}
+    assert out["result"] == {"certified_accuracy": 63.0, "clean_accuracy": 80.0, "n_samples": 500,
+                             "sample_selection": {"kind": "every_kth", "k": 20}}
     item = out["history"][-1]
     assert item["previous"] == {"result.certified_accuracy": 60.0, "result.clean_accuracy": 75.0,
                                 "status": "verified"}

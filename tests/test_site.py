@@ -17,8 +17,6 @@ from curator import store
 from curator.approve import approve
 from curator.errors import CuratorError
 from curator.plugins import Registry
-from curator.report import summarize
-from curator.sampling import indices_sha256
 from curator.site import build_site, setting_slug
 from curator.site.plots import certified_curve
 
@@ -34,22 +32,15 @@ def _board_with_one_verified(repo: Path, tmp: Path) -> Path:
     git(work, "init", "-q", "-b", "main")
     git(work, "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A")
     git(work, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "board")
-    entry = make_entry(VERIFIED_ID, radius_text="0.25", certified=40.0, clean=70.0,
+    # 500 samples (the claim's selection, the publishable minimum), 41% of them certified at 0.25
+    entry = make_entry(VERIFIED_ID, radius_text="0.25", certified=41.0, clean=70.0,
                        title="A <b>bold</b> & 'quoted' smoothing claim")
-    entry["result"].update(n_samples=200, sample_selection={"kind": "first", "n": 200})
-    radii = [None if i % 7 == 0 else round(0.04 * (i % 25), 3) for i in range(200)]
-    report = covering(make_report(entry, radii=radii))
+    radii = [None if i % 7 == 0 else round(0.02 * (i % 25), 3) for i in range(500)]
+    report = make_report(entry, radii=radii)
     sub = write(tmp / "sub" / f"{VERIFIED_ID}.json", entry)
     rep = write(tmp / "sub" / "report.json", report)
     approve(sub, rep, store_root=work / "leaderboard", registry=Registry(), publish=True)
     return work / "leaderboard"
-
-
-def covering(report: dict) -> dict:
-    """The report as a full run on its claim's selection writes it: the index hash of the samples it
-    holds, every number recomputed from its per-sample arrays (curator.report.summarize)."""
-    report["dataset"]["indices_sha256"] = indices_sha256(report["samples"]["index"])
-    return summarize(report)
 
 
 @pytest.fixture(scope="module")

@@ -42,11 +42,17 @@ def iv(k, n):
     return proportion(k, n)
 
 
-def test_verdict_confirmed_within_or_below():
+def test_verdict_confirmed_only_within_the_interval():
     c = iv(60, 100)
     assert decide(60.0, c, same_protocol=True).status == "confirmed"
     assert decide(c.upper, c, same_protocol=True).status == "confirmed"
-    assert decide(10.0, c, same_protocol=False).status == "confirmed"
+    assert decide(c.lower, c, same_protocol=True).status == "confirmed"
+    below = decide(10.0, c, same_protocol=False)
+    assert below.status == "unconfirmed" and "significantly more" in below.reason
+    assert below.as_dict()["measured"] == {"value": 60.0, "lower": c.lower, "upper": c.upper, "confidence": 0.99,
+                                           "n": 100}
+    small = decide(60.0, c, same_protocol=True, min_n=500)
+    assert small.status == "unconfirmed" and "fewer than the 500" in small.reason
 
 
 def test_verdict_same_protocol_refutes_and_other_verifier_does_not():

@@ -24,7 +24,9 @@ def approve_command(submission, report, pr, no_commit, store_root, publish, supe
     """Approve SUBMISSION into the store with the REPORT that confirms it.
 
     Refuses (exit 1, nothing written) unless the report is schema-valid, belongs to exactly this
-    claim (digest, model sha256, verifier and params) and says confirmed. Commits entry, report
+    claim (digest, model sha256, verifier and params), says confirmed, and may publish it
+    (curator.publication: the claim's full selection on enough samples, numbers and verdict as
+    recomputed from its per-sample arrays, the verifier's protocol floor). Commits entry, report
     and the re-rendered README as the bot (CURATOR_BOT_NAME / CURATOR_BOT_EMAIL).
     """
     result = approve(submission, report, store_root=store_root, pr=pr, commit=not no_commit, publish=publish,

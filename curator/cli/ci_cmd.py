@@ -74,12 +74,12 @@ def plan(entries_dir: Path, shards: int) -> None:
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--samples", type=click.IntRange(min=1), help="Verify only this many samples (smoke runs).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]))
-@click.option("--seed", type=int)
+@click.option("--seed", type=click.IntRange(min=0), help="The run's seed (ci plan picks one per run); all its shards need it.")
 def reverify_shard(repo: Path, entry: Path, shard: str, out_dir: Path, samples: int | None, device: str | None,
                    seed: int | None) -> None:
     """Run ``curator verify`` on one shard; the report is OUT_DIR/<id>.shard-<i>-of-<n>.json."""
     kind, entry_id = ci.classify(_claim_rel(entry))
-    out = out_dir / ci.shard_report_name(entry_id or entry.stem, shard)
+    out = out_dir / ci.shard_report_name(entry_id or entry.stem, shard, smoke=samples is not None)
     ci.reverify_shard(repo, entry, shard, out, samples=samples, device=device, seed=seed)
     click.echo(str(out))
 

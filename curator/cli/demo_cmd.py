@@ -2,8 +2,9 @@
 
 1. ``curator verify examples/digits-smoothing.json``: a small noise-trained classifier on the
    scikit-learn digits (``examples/train_digits.py``), certified with randomized smoothing
-   (Cohen et al.'s CERTIFY) on 120 test images — about a minute on 2 CPU cores — and compared with
-   the claim: the verdict must be ``confirmed``. ``--samples N`` runs a quick prefix.
+   (Cohen et al.'s CERTIFY) on the whole 360-image test split — about one and a half minutes on one CPU
+   core — and compared with the claim: the verdict must be ``confirmed``. ``--samples N`` runs a quick
+   prefix, a smoke run that cannot confirm: it must only not refute the claim.
 2. Validates ``leaderboard/`` (schema, semantic rules, duplicates), checks that its README.md is
    the current rendering, and prints one setting's table. With ``--board FILE`` it also re-imports
    the SoK board into a temporary store and checks that the bundled entries are exactly that import.
@@ -41,6 +42,10 @@ def verify_example(example: Path, samples: int | None, quiet: bool) -> bool:
         if bars is not None:
             bars.close()
     click.echo(text_summary(report))
+    if report.get("smoke_run"):
+        # A prefix cannot confirm (too few samples, not the claim's selection): it only has to run
+        # and not contradict the claim.
+        return report["verdict"]["status"] in ("confirmed", "unconfirmed")
     return report["verdict"]["status"] == "confirmed"
 
 

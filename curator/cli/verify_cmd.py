@@ -47,8 +47,9 @@ def text_summary(report: dict[str, Any], out: Path | None = None) -> str:
     t = report["totals"]
     e = report["entry"]
     th = report["threat"]
+    smoke = " (SMOKE RUN: not the claim's full selection, cannot publish)" if report.get("smoke_run") else ""
     lines = [
-        f"{e['id']}: {v['status'].upper()}",
+        f"{e['id']}: {v['status'].upper()}{smoke}",
         f"  claimed certified accuracy {e['claimed_certified_accuracy']:.2f}% at {th['norm']} radius "
         f"{th.get('radius_text', th['radius'])}",
         f"  curator certified {c['value']:.2f}% ({t['certified_correct']}/{t['n']}), "
@@ -62,6 +63,12 @@ def text_summary(report: dict[str, Any], out: Path | None = None) -> str:
         ra = att["robust_accuracy"]
         lines.append(f"  attack {att['name']}: attacked accuracy {ra['value']:.2f}% "
                      f"[{ra['lower']:.2f}%, {ra['upper']:.2f}%]")
+    floor = report.get("protocol_floor")
+    if floor:
+        met = "; ".join(floor["problems"]) if floor["problems"] else "met"
+        lines.append(f"  protocol floor of {floor['verifier']} ({floor['rule']}): {met}")
+    if "minimum_n" in report:
+        lines.append(f"  a confirmation needs n >= {report['minimum_n']} on the claim's full selection")
     if th.get("note"):
         lines.append(f"  threat: {th['note']}")
     for n in report.get("notes") or []:
@@ -91,7 +98,9 @@ def _finish(report: dict[str, Any], out: Path | None, fmt: str) -> None:
               help="Run shard I of N (1-based); merge the N reports with merge-reports.")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Write the JSON report here (atomically).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Noise/attack seed; default: a fresh random one, recorded in the report (replay with it). "
+                   "Required with --shard i/n, n > 1.")
 @click.option("--data-dir", type=click.Path(path_type=Path), envvar="CURATOR_DATA", default=None,
               help="Folder that may already hold the test set (also $CURATOR_DATA); for the npz dataset, the .npz file itself.")
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), default=None,

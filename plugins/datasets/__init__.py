@@ -62,6 +62,7 @@ def mnist_urls() -> tuple[str, ...]:
 
 class MNIST(Dataset):
     name = "mnist"
+    test_size = 10000
     version = __version__
     description = "MNIST test set (10,000 28x28 digits), official IDX files, pinned sha256."
     input_shape = (1, 28, 28)
@@ -101,6 +102,7 @@ CIFAR10_ARCHIVE = "cifar-10-binary.tar.gz"
 
 class CIFAR10(Dataset):
     name = "cifar10"
+    test_size = 10000
     version = __version__
     description = "CIFAR-10 test set (10,000 32x32 RGB), official binary archive, pinned sha256."
     input_shape = (3, 32, 32)
@@ -133,6 +135,7 @@ class CIFAR10(Dataset):
 
 class CIFAR10First100(Dataset):
     name = "cifar10-first100"
+    test_size = 100
     version = __version__
     description = "First 100 CIFAR-10 test images from ERAN's CSV (data_dir/cifar10_test_first100.csv); local only."
     input_shape = (3, 32, 32)
@@ -155,6 +158,7 @@ class CIFAR10First100(Dataset):
 
 class ImageNet(Dataset):
     name = "imagenet"
+    test_size = 50000
     version = __version__
     description = "ImageNet validation set as a local ImageFolder (data_dir/imagenet/val/<wnid>/…); resize 256, crop 224."
     input_shape = (3, 224, 224)
@@ -182,6 +186,7 @@ class ImageNet(Dataset):
 
 class Digits(Dataset):
     name = "digits"
+    test_size = 360
     version = __version__
     description = "scikit-learn's 8x8 digits, fixed test split (last 360 of RandomState(0).permutation(1797)); no download."
     input_shape = (1, 8, 8)

@@ -71,6 +71,15 @@ class Lipschitz(Verifier):
     norms = ("linf", "l2", "l1")
     params_schema = PARAMS_SCHEMA
     per_sample_radius = True
+    publication_floor_rule = "l2_method exact: only a proved upper bound on the Lipschitz constant certifies"
+
+    def publication_floor(self, params: dict[str, Any]) -> list[str]:
+        p = params_with_defaults(PARAMS_SCHEMA, params)
+        if p["l2_method"] != "exact":
+            return [f"lipschitz l2_method {p['l2_method']!r} estimates the spectral norm by power iteration "
+                    f"({p['iterations']} iterations, safety {p['safety']:g}); an estimate can be below the true "
+                    "constant and certify inputs that are not robust: use l2_method exact"]
+        return []
 
     def verify(self, task: VerifyTask) -> list[SampleResult]:
         import torch  # lazily: torch is not needed to list plugins

@@ -21,6 +21,10 @@ from .noise import NATIVE_NORM, NOISES
 
 __version__ = "1.0.0"
 
+# The weakest protocol a published claim may use (docs/verdicts.md, "Protocol floors").
+PUBLISH_MAX_ALPHA = 0.01
+PUBLISH_MIN_N = 10_000
+
 PARAMS_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
@@ -52,6 +56,19 @@ class Smoothing(Verifier):
     certification = "probabilistic"
     norms = ("l2", "l1", "linf")
     params_schema = PARAMS_SCHEMA
+    publication_floor_rule = (f"alpha <= {PUBLISH_MAX_ALPHA:g} and n >= {PUBLISH_MIN_N:,} noise draws per sample "
+                              "(Cohen et al. certify with alpha 0.001, n 100,000)")
+
+    def publication_floor(self, params: dict[str, Any]) -> list[str]:
+        p = with_defaults(params)
+        out = []
+        if float(p["alpha"]) > PUBLISH_MAX_ALPHA:
+            out.append(f"smoothing alpha {p['alpha']:g} is above {PUBLISH_MAX_ALPHA:g}: each certificate may fail "
+                       "with that probability")
+        if int(p["n"]) < PUBLISH_MIN_N:
+            out.append(f"smoothing n = {p['n']} noise draws per sample is below {PUBLISH_MIN_N:,}: the lower "
+                       "confidence bound on pA is too loose to certify honestly")
+        return out
 
     def threat_note(self, norm: str, radius: float, input_shape: tuple[int, ...], params: dict[str, Any]) -> str | None:
         from .certify import norm_factor  # lazily: torch and scipy are not needed to list plugins
