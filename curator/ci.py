@@ -76,8 +76,10 @@ def curator_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "curator", *args]
 
 
-def validate_argv(paths: Sequence[str]) -> list[str]:
-    return curator_argv("validate", *paths, "--format", "json")
+def validate_argv(paths: Sequence[str], store: Path | None = None) -> list[str]:
+    """``curator validate``; with the board's store, a ``supersedes`` id it lacks is an error."""
+    extra = ["--store", str(store)] if store is not None else []
+    return curator_argv("validate", *paths, *extra, "--format", "json")
 
 
 def diff_argv(base: str, head: str) -> list[str]:
@@ -416,7 +418,8 @@ def check_submission(repo: Path, base: str, head: str, *, summary_out: Path | No
     with tempfile.TemporaryDirectory(prefix="curator-pr-") as tmp:
         files = extract(repo, head, claims, Path(tmp))
         for change, path in zip(claims, files):
-            ran = run(validate_argv([str(path)]), repo)
+            store = repo / "leaderboard"
+            ran = run(validate_argv([str(path)], store if store.is_dir() else None), repo)
             rules = _local_rules(repo, head, change)
             if change.kind == "entry":
                 rules.append(f"{change.path}: {ENTRY_BY_PR}")

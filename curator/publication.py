@@ -50,7 +50,7 @@ def claim_indices(entry: dict[str, Any], n_total: int) -> list[int]:
     return select_indices(entry.get("result", {}).get("sample_selection") or {"kind": "all"}, n_total)
 
 
-def _registry(registry: Any) -> Any:
+def registry_or_installed(registry: Any) -> Any:
     if registry is None:
         from .plugins import get_registry
 
@@ -62,7 +62,7 @@ def _installed(registry: Any, kind: str) -> bool:
     return bool(registry.names(kind))
 
 
-def _dataset_size(entry: dict[str, Any], report: dict[str, Any], registry: Any) -> tuple[int, int, list[str]]:
+def dataset_size(entry: dict[str, Any], report: dict[str, Any], registry: Any) -> tuple[int, int, list[str]]:
     """(test-set size to resolve the selection on, the publishable minimum, problems). The report's
     own ``n_total`` lowers the minimum only when the dataset plugin vouches for the same size."""
     name = entry.get("setting", {}).get("dataset")
@@ -150,12 +150,12 @@ def publication_problems(entry: dict[str, Any], report: dict[str, Any], registry
     schema = [f"report {ptr or '/'}: {msg}" for ptr, msg in validate(report, REPORT_SCHEMA_ID)]
     if schema:
         return ["the report is not valid against report.schema.json"] + schema[:20]
-    registry = _registry(registry)
+    registry = registry_or_installed(registry)
     out = [str(p) for p in check_entry(entry, f"{entry.get('id')}.json", registry) if p.severity == "error"]
     if out:
         return out
     out += report_mismatches(entry, report)
-    n_total, minimum, size_problems = _dataset_size(entry, report, registry)
+    n_total, minimum, size_problems = dataset_size(entry, report, registry)
     out += size_problems
     out += _coverage_problems(entry, report, n_total, minimum)
     out += _recompute_problems(report, minimum)

@@ -45,7 +45,6 @@ VERDICT_STATES = {"refuted": "refuted", "confirmed": "re-verified", "unconfirmed
 _PRIORITY = {"refuted": 0, "re-verified": 1, "unconfirmed": 2}
 # Full test-set sizes: a report on a subset file of these sets (an .npz of 100 images) is not a
 # re-verification of a claim on the test set.
-FULL_TEST_SET = {"mnist": 10000, "cifar10": 10000}
 _SUMMARY_KEYS = ("value", "lower", "upper", "successes", "n", "confidence")
 
 
@@ -86,21 +85,21 @@ class RowState:
 # --------------------------------------------------------------------------- checks of one report
 
 
-def coverage_problems(entry: dict[str, Any], report: dict[str, Any]) -> list[str]:
-    """Why ``report`` does not cover the claim's full selection (empty when it does)."""
+def coverage_problems(entry: dict[str, Any], report: dict[str, Any], registry: Any = None) -> list[str]:
+    """Why ``report`` does not cover the claim's full selection (empty when it does). The test-set
+    size the selection is resolved on comes from the dataset plugin when it fixes one, not from the
+    report (curator.publication.dataset_size)."""
+    from .publication import dataset_size, registry_or_installed
+
     result = entry.get("result", {})
     dataset = report.get("dataset", {})
     # An attack that refutes the claim up front leaves the verifier's arrays empty: its own
     # per-sample arrays are then what must cover the selection.
     indices = report.get("samples", {}).get("index", []) or \
         ((report.get("attack") or {}).get("samples") or {}).get("index", [])
-    n_total = dataset.get("n_total")
-    out = []
+    n_total, _, out = dataset_size(entry, report, registry_or_installed(registry))
     if indices_sha256(indices) != dataset.get("indices_sha256"):
         out.append("the report's per-sample indices do not hash to its dataset.indices_sha256")
-    full = FULL_TEST_SET.get(entry.get("setting", {}).get("dataset"))
-    if full is not None and n_total != full:
-        out.append(f"the report ran on a {n_total}-image test set, not the full {full}-image one")
     try:
         claim = select_indices(result.get("sample_selection"), n_total)
     except CuratorError as exc:
@@ -136,16 +135,21 @@ def consistency_problems(report: dict[str, Any], fresh: dict[str, Any]) -> list[
     return out
 
 
-def report_problems(entry: dict[str, Any], report: dict[str, Any]) -> list[str]:
+def report_problems(entry: dict[str, Any], report: dict[str, Any], registry: Any = None) -> list[str]:
     """Every reason why ``report`` may not set the board's state of ``entry`` (empty: it may).
 
-    The one seam for further publication rules (minimum n, protocol floors): extend it here.
+    Any state needs a report on exactly this claim, over its full selection, whose stored numbers
+    are what its per-sample arrays give. "re-verified" needs more: everything
+    :func:`curator.publication.publication_problems` asks of a report that publishes (minimum n,
+    protocol floor, recomputed verdict ``confirmed``) — the same check approve and ci publish run.
     """
+    from .publication import publication_problems
+
     from .approve import report_mismatches
     from .report import ReportError
 
     problems = report_mismatches(entry, report)
-    problems += coverage_problems(entry, report)
+    problems += coverage_problems(entry, report, registry)
     try:
         fresh = recomputed(report)
     except (ReportError, KeyError, TypeError, ValueError) as exc:
@@ -153,6 +157,8 @@ def report_problems(entry: dict[str, Any], report: dict[str, Any]) -> list[str]:
     problems += consistency_problems(report, fresh)
     if fresh["verdict"]["status"] not in VERDICT_STATES:
         problems.append(f"the report's verdict is {fresh['verdict']['status']!r}: {fresh['verdict'].get('reason')}")
+    if not problems and fresh["verdict"]["status"] == "confirmed":
+        problems += publication_problems(entry, report, registry)
     return problems
 
 
