@@ -55,8 +55,25 @@ JSON_VALUES = st.recursive(JSON_LEAVES, lambda c: st.lists(c, max_size=3) | st.d
                            max_leaves=6)
 
 
+def _conditionals(node: Any) -> list[dict[str, Any]]:
+    """The ``if``/``then`` pairs of a node's ``allOf`` (e.g. selection kind ``indices`` requires ``indices``)."""
+    return [sub for sub in node.get("allOf", []) if isinstance(sub, dict) and "if" in sub] if isinstance(node, dict) else []
+
+
 def from_schema(node: Any) -> st.SearchStrategy:
-    """A strategy for instances of one (inlined, local) schema node: the keywords entry.schema uses."""
+    """A strategy for instances of one (inlined, local) schema node: the keywords entry.schema uses.
+    A node's ``if``/``then`` conditionals are kept by discarding the values that break one."""
+    conditionals = _conditionals(node)
+    strategy = _from_schema(node)
+    if not conditionals:
+        return strategy
+    from jsonschema import Draft202012Validator
+
+    checks = [(Draft202012Validator(c["if"]), Draft202012Validator(c.get("then", {}))) for c in conditionals]
+    return strategy.filter(lambda v: all(not when.is_valid(v) or then.is_valid(v) for when, then in checks))
+
+
+def _from_schema(node: Any) -> st.SearchStrategy:
     if node is True or node == {}:
         return JSON_VALUES
     node = _merge_all_of(node)
