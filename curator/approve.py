@@ -125,6 +125,11 @@ def report_mismatches(entry: dict[str, Any], report: dict[str, Any]) -> list[str
         out.append(f"report norm {threat.get('norm')!r} is not {setting.get('norm')!r}")
     if not _close(threat.get("radius"), setting.get("radius")):
         out.append(f"report radius {threat.get('radius')!r} is not {setting.get('radius')!r}")
+    own = "claimed_with" not in cert  # curator.verify.same_protocol, without importing torch-side code
+    if rep_entry.get("same_protocol") is not own:
+        out.append(f"report entry.same_protocol is {rep_entry.get('same_protocol')!r}, but the claim "
+                   + ("names its own certifier (certification.claimed_with)" if not own else
+                      "was measured with the verifier it names"))
     claimed = entry.get("result", {}).get("certified_accuracy")
     if not _close(rep_entry.get("claimed_certified_accuracy"), claimed, 1e-9):
         out.append(f"report checked a claim of {rep_entry.get('claimed_certified_accuracy')}%, "
@@ -242,6 +247,40 @@ def plan(submission: dict[str, Any], report: dict[str, Any], existing: dict[str,
                           f"({'; '.join(sorted(lifecycle.TRANSITIONS.get(old_status, ())) or ['final'])})")
 
 
+RECORDED_VERDICTS = ("unconfirmed", "refuted")
+
+
+def _check_record(submission: dict[str, Any], report: dict[str, Any], registry: Any) -> None:
+    """A recorded run must say something true about this very claim: bound to it, over its full
+    selection, with numbers and verdict that its per-sample arrays give."""
+    from .reverification import recomputed, report_problems
+
+    status = recomputed(report)["verdict"]["status"]
+    if status not in RECORDED_VERDICTS:
+        raise ApprovalRefused(f"--record keeps {' or '.join(RECORDED_VERDICTS)} runs; this report's samples give "
+                              f"{status!r}" + (" (approve it without --record)" if status == "confirmed" else ""))
+    problems = report_problems(submission, report, registry)
+    if problems:
+        raise ApprovalRefused("the report cannot be recorded for this claim:\n  " + "\n  ".join(problems))
+
+
+def plan_record(submission: dict[str, Any], report: dict[str, Any], existing: dict[str, Any] | None, *,
+                report_rel: str, report_sha: str, pr: int | None, date: str) -> tuple[dict[str, Any], str]:
+    """The ``submitted`` entry that keeps a not-confirmed run's report (pure: no I/O)."""
+    claim = {k: v for k, v in submission.items() if k not in lifecycle.LIFECYCLE_FIELDS}
+    if pr is not None:
+        claim["provenance"] = {**claim.get("provenance", {}), "pr": pr}
+    ref = {"path": report_rel, "sha256": report_sha, "verdict": report["verdict"]["status"], "date": date}
+    if existing is None:
+        return dict(claim, status="submitted", history=[], reports=[ref]), "record"
+    if existing.get("status") != "submitted" or claim_digest(existing) != claim_digest(claim):
+        raise ApprovalRefused(f"entry {submission['id']} is already in the store ({existing.get('status')}); "
+                              "--record only adds a run to a new or still-submitted claim with the same numbers")
+    if any(r.get("sha256") == report_sha for r in existing.get("reports", [])):
+        return existing, "unchanged"
+    return dict(existing, reports=list(existing.get("reports", [])) + [ref]), "record"
+
+
 # --------------------------------------------------------------------------- git and the transaction
 
 
@@ -254,7 +293,7 @@ def bot_actor():
 
 def commit_message(entry: dict[str, Any], action: str, pr: int | None) -> str:
     verb = {"add": "add", "re-verify": "re-verify", "supersede": "supersede", "publish": "publish",
-            "add-report": "add report for"}.get(action, action)
+            "add-report": "add report for", "record": "record the re-verification of"}.get(action, action)
     s = entry["setting"]
     msg = f"leaderboard: {verb} {entry['id']} ({s['dataset']} {s['norm']} ε={s['radius_text']}) — {entry['status']}"
     if pr is not None:
@@ -387,8 +426,12 @@ def _render_readme(root: Path) -> None:
 def approve(submission_path: str | os.PathLike, report_path: str | os.PathLike, *, store_root: str | os.PathLike,
             pr: int | None = None, commit: bool = True, publish: bool = False, supersede: bool = False,
             reason: str | None = None, date: str | None = None,
-            fault: Callable[[str], None] | None = None, registry: Any = None) -> ApproveResult:
+            fault: Callable[[str], None] | None = None, registry: Any = None, record: bool = False) -> ApproveResult:
     """Approve one confirmed claim into the store (see the module docstring for the guarantees).
+
+    ``record``: store a claim whose full-protocol run came back ``unconfirmed`` or ``refuted``, with
+    its report, as a ``submitted`` entry (never verified or published): the board then shows what
+    curator measured for it (:mod:`curator.reverification`) instead of the claimed number alone.
 
     ``registry`` is the plugin registry the entry checks use (default: the installed plugins).
     """
@@ -413,11 +456,17 @@ def approve(submission_path: str | os.PathLike, report_path: str | os.PathLike, 
     if mismatches:
         raise ApprovalRefused("report does not belong to this submission:\n  " + "\n  ".join(mismatches))
     verdict = report["verdict"]
-    if verdict.get("status") != "confirmed":
-        raise ApprovalRefused(f"report verdict is {verdict.get('status')!r}, not 'confirmed': {verdict.get('reason')}")
-    unpublishable = publication_problems(submission, report, registry)
-    if unpublishable:
-        raise ApprovalRefused("the report cannot publish this claim:\n  " + "\n  ".join(unpublishable))
+    if record:
+        if publish or supersede:
+            raise ApprovalRefused("--record stores a claim that was not confirmed: it goes without --publish/--supersede")
+        _check_record(submission, report, registry)
+    else:
+        if verdict.get("status") != "confirmed":
+            raise ApprovalRefused(f"report verdict is {verdict.get('status')!r}, not 'confirmed': {verdict.get('reason')} "
+                                  "(a full-protocol unconfirmed or refuted run can be recorded with --record)")
+        unpublishable = publication_problems(submission, report, registry)
+        if unpublishable:
+            raise ApprovalRefused("the report cannot publish this claim:\n  " + "\n  ".join(unpublishable))
 
     try:
         found = store.find_entry(root, submission["id"])
@@ -427,8 +476,12 @@ def approve(submission_path: str | os.PathLike, report_path: str | os.PathLike, 
         raise ApprovalRefused(str(exc)) from None
     old_path, existing = found if found else (None, None)
     report_rel = new_report_path.relative_to(root).as_posix()
-    entry, action = plan(submission, report, existing, report_rel=report_rel, report_sha=sha, publish=publish,
-                         supersede=supersede, reason=reason, pr=pr, date=date)
+    if record:
+        entry, action = plan_record(submission, report, existing, report_rel=report_rel, report_sha=sha, pr=pr,
+                                    date=date)
+    else:
+        entry, action = plan(submission, report, existing, report_rel=report_rel, report_sha=sha, publish=publish,
+                             supersede=supersede, reason=reason, pr=pr, date=date)
     try:
         new_entry_path = store.entry_path(root, entry)
         readme = store.safe_path(root, "README.md")

@@ -35,6 +35,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Sequence
 
 from .compute_budget import BudgetError, check_budget
+from .approve import RECORDED_VERDICTS
 from .digest import claim_digest
 from .errors import CuratorError, UsageError
 from .jsonio import JsonFileError, dumps, loads, read_json, write_text_atomic
@@ -102,8 +103,10 @@ def merge_reports_argv(reports: Sequence[str], out: str) -> list[str]:
     return curator_argv("merge-reports", *reports, "--out", out)
 
 
-def approve_argv(entry: str, report: str, pr: int | None) -> list[str]:
-    argv = curator_argv("approve", entry, "--report", report, "--publish", "--format", "json")
+def approve_argv(entry: str, report: str, pr: int | None, record: bool = False) -> list[str]:
+    """``curator approve --publish`` for a confirmed claim; ``--record`` keeps a run that did not confirm."""
+    mode = "--record" if record else "--publish"
+    argv = curator_argv("approve", entry, "--report", report, mode, "--format", "json")
     if pr is not None:
         argv += ["--pr", str(pr)]
     return argv
@@ -644,6 +647,10 @@ def publish(repo: Path, base: str, head: str, reports_dir: Path, *, pr: int | No
             site_out: Path | None = None) -> list[Published]:
     """Approve every submission that ``base..head`` added, each with ``reports_dir/<id>.json``.
 
+    A report whose per-sample arrays give ``unconfirmed`` or ``refuted`` (on the claim's full
+    protocol) is recorded (``approve --record``): the claim goes in as ``submitted`` with that report,
+    so the board shows curator's measurement; only a confirmed claim is published.
+
     ``curator approve`` refuses a report that does not belong to exactly this claim (entry and
     model digests) or does not say ``confirmed``; nothing is committed for a refused claim. The
     board is then checked to be rendered and, with ``site_out``, the static site is built.
@@ -658,8 +665,10 @@ def publish(repo: Path, base: str, head: str, reports_dir: Path, *, pr: int | No
             raise CiError(f"no re-verification report for {change.entry_id} ({report}): "
                           "run the reverify workflow on the pull request before merging")
         entry = read_json(repo / change.path)
-        _check_report_binding(entry, report)
-        run_checked(approve_argv(change.path, str(report), pr), repo, f"curator approve ({change.entry_id})")
+        record = _report_verdict(report) in RECORDED_VERDICTS
+        _check_report_binding(entry, report, publishing=not record)
+        run_checked(approve_argv(change.path, str(report), pr, record=record), repo,
+                    f"curator approve ({change.entry_id})")
         published.append(Published(change.entry_id, report, resolve(repo, "HEAD")))
     if published:
         run_checked(render_check_argv(), repo, "curator render --check")
@@ -668,7 +677,17 @@ def publish(repo: Path, base: str, head: str, reports_dir: Path, *, pr: int | No
     return published
 
 
-def _check_report_binding(entry: dict[str, Any], report_path: Path) -> None:
+def _report_verdict(report_path: Path) -> str | None:
+    """The verdict the report's own per-sample arrays give (never the one it states)."""
+    from .reverification import recomputed
+
+    try:
+        return recomputed(read_json(report_path))["verdict"]["status"]
+    except (CuratorError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _check_report_binding(entry: dict[str, Any], report_path: Path, publishing: bool = True) -> None:
     """Fail early, with a message naming both digests, when a report is for another claim, and with
     every reason when the report cannot publish it (curator.publication: smoke runs, too few
     samples, weak protocol, numbers that its samples do not give)."""
@@ -680,6 +699,8 @@ def _check_report_binding(entry: dict[str, Any], report_path: Path) -> None:
     if got != want:
         raise CiError(f"{report_path}: /entry/sha256: report is for claim {got}, not {want} "
                       f"({entry.get('id')}); re-run reverify on the merged version")
+    if not publishing:
+        return  # a record: curator approve --record runs every check of a recorded run
     problems = publication_problems(entry, report)
     if problems:
         raise CiError(f"{report_path}: the report cannot publish {entry.get('id')}:\n  " + "\n  ".join(problems))

@@ -11,9 +11,15 @@ from .jsonio import canonical_bytes, sha256_bytes
 # maintainers' re-verification note; they are not part of what the submitter claimed, so they do
 # not change the claim's digest (and approve does not take them from a submission).
 LIFECYCLE_FIELDS = ("status", "history", "reports", "reverification")
+BOARD_PROVENANCE = "pr"  # provenance.pr: written by approve, not by the submitter
 
 
 def claim_digest(entry: dict[str, Any]) -> str:
     """sha256 of the entry's canonical JSON without its lifecycle fields."""
     claim = {k: v for k, v in entry.items() if k not in LIFECYCLE_FIELDS}
+    provenance = claim.get("provenance")
+    if isinstance(provenance, dict) and BOARD_PROVENANCE in provenance:
+        # approve records the pull request that brought the claim: the stored entry must keep the
+        # digest its report was made for.
+        claim["provenance"] = {k: v for k, v in provenance.items() if k != BOARD_PROVENANCE}
     return sha256_bytes(canonical_bytes(claim))

@@ -174,6 +174,8 @@ def decide(
        1 − confidence; otherwise ``unconfirmed``.
     5. ``unconfirmed`` — ``claimed`` is below the lower end of the certified interval: curator
        measured significantly more, so the claimed number is not what this model and protocol give.
+       Not so when the run is another verifier's (``same_protocol`` false: the claim names its own
+       certifier): then it is ``confirmed`` as a conservative lower bound (on at least ``min_n``).
     6. ``unconfirmed`` — ``claimed`` is inside the interval but the run has fewer than ``min_n``
        samples: so wide an interval contains nearly any claim and proves nothing.
     7. ``confirmed`` — ``claimed`` is inside the certified interval (``lower <= claimed <= upper``)
@@ -201,6 +203,16 @@ def decide(
             f"{max_undecided_share:.0%} limit: the run cannot decide"), certified)
     ci = f"{certified.confidence:.0%} interval [{_pct(certified.lower)}, {_pct(certified.upper)}]"
     measured = f"curator certified {_pct(certified.value)} ({ci}, n={certified.n})"
+    if claimed < certified.lower and not same_protocol:
+        # A certified accuracy is a lower bound on robust accuracy: another (here stronger) verifier
+        # certifying significantly more than the paper's tool is what an honest claim looks like.
+        if min_n is not None and certified.n < min_n:
+            return Verdict("unconfirmed", (
+                f"claimed {_pct(claimed)} is below the interval, but {measured} on fewer than the {min_n} samples "
+                "a confirmation needs"), certified)
+        return Verdict("confirmed", (
+            f"claimed {_pct(claimed)} is below the interval: {measured} with {verifier}, significantly more than "
+            "the claim's own certifier gave; the claim holds as a conservative lower bound"), certified)
     if claimed < certified.lower:
         return Verdict("unconfirmed", (
             f"claimed {_pct(claimed)} is below the lower end of the interval: {measured}, significantly more "

@@ -258,6 +258,12 @@ def find_attack(registry: Any, name: str | None) -> Attack | None:
 # --------------------------------------------------------------------------- the run
 
 
+def same_protocol(entry: dict[str, Any]) -> bool:
+    """Whether a run of ``certification.verifier`` is the claim's own protocol: yes unless the claim
+    says its number came from another certifier (``certification.claimed_with``)."""
+    return "claimed_with" not in entry.get("certification", {})
+
+
 def fresh_seed() -> int:
     """A seed nobody knows before the run: a network trained on the noise of a public fixed seed
     would pass that seed's certificates (docs/verdicts.md, "Seeds")."""
@@ -399,7 +405,7 @@ def verify_entry(entry_path: str | Path, opts: VerifyOptions | None = None, host
     report: dict[str, Any] = {
         "report_version": REPORT_VERSION,
         "entry": {"id": entry["id"], "sha256": entry_sha, "claimed_certified_accuracy": claimed,
-                  "verifier": cert["verifier"], "same_protocol": True},
+                  "verifier": cert["verifier"], "same_protocol": same_protocol(entry)},
         "model": {"sha256": m["sha256"], "format": m["format"], "architecture": (m.get("architecture") or {}).get("name", m["format"]),
                   "url": m["url"]},
         "dataset": {"name": setting["dataset"], "n_total": n_total, "selection": selection,

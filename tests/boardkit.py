@@ -82,7 +82,8 @@ def make_report(entry: dict[str, Any], *, verdict: str | None = None, certified:
     report = {
         "report_version": 1,
         "entry": {"id": entry["id"], "sha256": claim_digest(entry), "claimed_certified_accuracy": claimed,
-                  "verifier": entry["certification"]["verifier"], "same_protocol": True},
+                  "verifier": entry["certification"]["verifier"],
+                  "same_protocol": "claimed_with" not in entry["certification"]},
         "model": {"sha256": entry["model"]["sha256"], "format": entry["model"]["format"],
                   "architecture": entry["model"]["architecture"]["name"]},
         "dataset": {"name": entry["setting"]["dataset"], "n_total": size, "selection": {"kind": "first", "n": n},

@@ -19,8 +19,10 @@ from .common import emit, format_option
 @click.option("--publish", is_flag=True, help="Publish at once (verified → published).")
 @click.option("--supersede", is_flag=True, help="Replace the numbers of an entry the board already shows.")
 @click.option("--reason", default=None, help="Why the old claim is superseded (required with --supersede).")
+@click.option("--record", is_flag=True,
+              help="Store a claim whose full-protocol run was unconfirmed or refuted, with its report, as submitted.")
 @format_option
-def approve_command(submission, report, pr, no_commit, store_root, publish, supersede, reason, fmt):
+def approve_command(submission, report, pr, no_commit, store_root, publish, supersede, reason, record, fmt):
     """Approve SUBMISSION into the store with the REPORT that confirms it.
 
     Refuses (exit 1, nothing written) unless the report is schema-valid, belongs to exactly this
@@ -28,9 +30,13 @@ def approve_command(submission, report, pr, no_commit, store_root, publish, supe
     (curator.publication: the claim's full selection on enough samples, numbers and verdict as
     recomputed from its per-sample arrays, the verifier's protocol floor). Commits entry, report
     and the re-rendered README as the bot (CURATOR_BOT_NAME / CURATOR_BOT_EMAIL).
+
+    With --record, a run that did not confirm (unconfirmed or refuted, on the claim's full
+    selection, numbers recomputed) is stored with its claim as a submitted entry, so the board shows
+    curator's measurement beside the claim; it is never verified or published.
     """
     result = approve(submission, report, store_root=store_root, pr=pr, commit=not no_commit, publish=publish,
-                     supersede=supersede, reason=reason)
+                     supersede=supersede, reason=reason, record=record)
 
     def text(r):  # r is result.as_dict(), as emit() passes the data it prints
         lines = [r["message"]]
