@@ -43,7 +43,9 @@ def make_entry(eid: str = "demo-net-l2", *, dataset: str = "cifar10", norm: str 
         e["result"]["n_samples"] = len(_claim_indices(e))
         e["certification"].update({"verifier": verifier, "params": dict(params or SMOOTHING_PARAMS)})
         e["model"] = {"url": "https://example.org/model.safetensors", "sha256": MODEL_SHA, "format": "safetensors",
-                      "architecture": {"name": "mlp", "kwargs": {}}, "input_shape": [3, 32, 32], "num_classes": 10}
+                      "architecture": {"name": "fc", "kwargs": {"input_shape": [3, 32, 32], "hidden": [16],
+                                                                "num_classes": 10}},
+                      "input_shape": [3, 32, 32], "num_classes": 10}
     else:
         e["certification"] = {"type": "deterministic"}
     return e

@@ -19,7 +19,8 @@ from curator.reverification import board_states, coverage, report_problems, row_
 from curator.verify import VerifyOptions, verify_entry
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-SELECTION = {"kind": "evenly_spaced", "n": 40}
+SELECTION = {"kind": "all"}  # the whole 360-image digits split: the publishable minimum there
+N_TEST = 360
 
 
 def _claim(folder: Path, eid: str, claim: float, radius: float) -> Path:
@@ -27,7 +28,7 @@ def _claim(folder: Path, eid: str, claim: float, radius: float) -> Path:
     entry["id"] = eid
     entry["certification"] = {"type": "deterministic", "verifier": "crown", "params": {}}
     entry["setting"] = {"dataset": "digits", "norm": "linf", "radius": radius, "radius_text": str(radius)}
-    entry["result"] = {"certified_accuracy": claim, "clean_accuracy": max(claim, 90.0), "n_samples": 40,
+    entry["result"] = {"certified_accuracy": claim, "clean_accuracy": max(claim, 90.0), "n_samples": N_TEST,
                        "sample_selection": dict(SELECTION)}
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(EXAMPLES / "digits-mlp.safetensors", folder / "digits-mlp.safetensors")
@@ -47,10 +48,13 @@ def runs(tmp_path_factory):
     def run(path, **kw):
         return verify_entry(path, VerifyOptions(cache_dir=tmp / "cache", progress=False, **kw))
 
+    # An honest claim states what the model gives: measure it once, then claim that number.
+    measured = run(honest, seed=0)["certified_accuracy"]["value"]
+    honest = _claim(tmp / "honest", "digits-crown-honest", round(measured, 2), 0.02)
     entry = json.loads(honest.read_text())
     out = {"entry": entry, "full": run(honest), "smoke": run(honest, samples=10),
            "over_entry": json.loads(over.read_text()), "over": run(over)}
-    assert out["full"]["verdict"]["status"] == "confirmed" and out["full"]["totals"]["n"] == 40
+    assert out["full"]["verdict"]["status"] == "confirmed" and out["full"]["totals"]["n"] == N_TEST
     assert out["over"]["verdict"]["status"] == "refuted"
     return out
 
@@ -71,7 +75,7 @@ def test_a_report_that_binds_and_covers_makes_the_row_re_verified(runs, tmp_path
     assert report_problems(runs["entry"], rep) == []
     assert state.state == "re-verified" and state.problems == ()
     assert state.certified == {k: rep["certified_accuracy"][k] for k in ("value", "lower", "upper", "confidence")}
-    assert state.certified["confidence"] == 0.99 and state.n == 40
+    assert state.certified["confidence"] == 0.99 and state.n == N_TEST
     assert state.clean == rep["clean_accuracy"]["value"]
     assert state.verifier == f"crown {rep['verifier']['version']}"
     sha = store.report_bytes(rep)[1]
@@ -90,12 +94,12 @@ def test_a_report_for_another_claim_digest_is_not_used(runs, tmp_path):
 
 def test_a_smoke_run_is_never_shown_as_re_verified(runs, tmp_path):
     smoke = runs["smoke"]
-    assert smoke["verdict"]["status"] == "confirmed" and smoke["totals"]["n"] == 10
+    assert smoke["smoke_run"] and smoke["verdict"]["status"] == "unconfirmed" and smoke["totals"]["n"] == 10
     root = _store(tmp_path, runs["entry"], smoke)
     state = row_state(root, dict(runs["entry"], status="verified"))
     assert state.state == "claimed"
     assert any("not the claim's full selection" in p for p in state.problems)
-    assert any("n_samples = 40" in p for p in state.problems)
+    assert any(f"n_samples = {N_TEST}" in p for p in state.problems)
 
 
 def test_a_forged_verdict_is_recomputed_and_refused(runs, tmp_path):
@@ -189,12 +193,12 @@ def test_supersedes_links_the_legacy_row_only_from_a_measured_row(runs, tmp_path
     assert states[new["id"]].state == "claimed" and states["digits-legacy-row"].superseded_by is None
 
 
-def test_supersedes_link_from_a_re_verified_submission(tmp_path):
+def test_supersedes_link_from_a_re_verified_submission(runs, tmp_path):
     from curator.schemas import ENTRY_SCHEMA_ID, get_schema
 
     if "supersedes" not in get_schema(ENTRY_SCHEMA_ID)["properties"]:
         pytest.skip("the entry schema has no `supersedes` field yet")
-    path = _claim(tmp_path / "sub", "digits-crown-new", 50.0, 0.02)
+    path = _claim(tmp_path / "sub", "digits-crown-new", runs["entry"]["result"]["certified_accuracy"], 0.02)
     entry = json.loads(path.read_text())
     entry["supersedes"] = "digits-legacy-row"
     path.write_text(json.dumps(entry))
