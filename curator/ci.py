@@ -700,7 +700,14 @@ def _check_report_binding(entry: dict[str, Any], report_path: Path, publishing: 
         raise CiError(f"{report_path}: /entry/sha256: report is for claim {got}, not {want} "
                       f"({entry.get('id')}); re-run reverify on the merged version")
     if not publishing:
-        return  # a record: curator approve --record runs every check of a recorded run
+        # Not confirmed: it can only be recorded, and only as a full, honest run of this claim.
+        from .reverification import report_problems
+
+        problems = report_problems(entry, report)
+        if problems:
+            raise CiError(f"{report_path}: the report cannot publish {entry.get('id')} (not confirmed) and cannot be "
+                          "recorded either:\n  " + "\n  ".join(problems))
+        return
     problems = publication_problems(entry, report)
     if problems:
         raise CiError(f"{report_path}: the report cannot publish {entry.get('id')}:\n  " + "\n  ".join(problems))

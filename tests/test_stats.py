@@ -47,8 +47,11 @@ def test_verdict_confirmed_only_within_the_interval():
     assert decide(60.0, c, same_protocol=True).status == "confirmed"
     assert decide(c.upper, c, same_protocol=True).status == "confirmed"
     assert decide(c.lower, c, same_protocol=True).status == "confirmed"
-    below = decide(10.0, c, same_protocol=False)
+    below = decide(10.0, c, same_protocol=True)
     assert below.status == "unconfirmed" and "significantly more" in below.reason
+    # a claim measured with another certifier (certification.claimed_with) holds as a lower bound
+    conservative = decide(10.0, c, same_protocol=False)
+    assert conservative.status == "confirmed" and "conservative" in conservative.reason
     assert below.as_dict()["measured"] == {"value": 60.0, "lower": c.lower, "upper": c.upper, "confidence": 0.99,
                                            "n": 100}
     small = decide(60.0, c, same_protocol=True, min_n=500)
