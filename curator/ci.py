@@ -641,6 +641,7 @@ class Published:
     entry_id: str
     report: Path
     commit: str
+    action: str = "published"  # or "recorded": a full run that did not confirm (approve --record)
 
 
 def publish(repo: Path, base: str, head: str, reports_dir: Path, *, pr: int | None = None,
@@ -669,7 +670,8 @@ def publish(repo: Path, base: str, head: str, reports_dir: Path, *, pr: int | No
         _check_report_binding(entry, report, publishing=not record)
         run_checked(approve_argv(change.path, str(report), pr, record=record), repo,
                     f"curator approve ({change.entry_id})")
-        published.append(Published(change.entry_id, report, resolve(repo, "HEAD")))
+        published.append(Published(change.entry_id, report, resolve(repo, "HEAD"),
+                                   "recorded" if record else "published"))
     if published:
         run_checked(render_check_argv(), repo, "curator render --check")
     if site_out is not None:

@@ -78,7 +78,10 @@ def _number(value: Any) -> str:
 
 
 def _venue(paper: dict[str, Any]) -> str:
-    parts = [p for p in (paper.get("venue"), paper.get("year")) if p is not None]
+    venue, year = paper.get("venue"), paper.get("year")
+    if venue is not None and year is not None and str(year) in str(venue):
+        year = None  # "ICML 2018" already says it
+    parts = [p for p in (venue, year) if p is not None]
     return " ".join(str(p) for p in parts) or "—"
 
 
@@ -101,7 +104,7 @@ def state_details(state: RowState) -> list[str]:
     parts = []
     if state.verifier:
         parts.append(state.verifier)
-    if state.state == "pending" and state.reason:
+    if state.state in ("pending", "superseded") and state.reason:
         parts.append(state.reason)
     if state.state == "unconfirmed" and state.certified:
         parts.append(f"lower bound {_pct(state.certified.get('lower'))}%")

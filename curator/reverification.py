@@ -36,15 +36,13 @@ from .errors import CuratorError
 from .jsonio import JsonFileError, sha256_file
 from .sampling import indices_sha256, select_indices
 
-STATES = ("re-verified", "refuted", "unconfirmed", "not-reverifiable", "pending", "claimed")
+STATES = ("re-verified", "refuted", "unconfirmed", "superseded", "not-reverifiable", "pending", "claimed")
 ANNOTATION_STATES = ("not-reverifiable", "pending")
 ANNOTATION_FIELD = "reverification"
 # A verdict recomputed from a valid report → the row's state; refutation wins over confirmation
 # when two valid reports disagree (a refutation is the cautious thing to show).
 VERDICT_STATES = {"refuted": "refuted", "confirmed": "re-verified", "unconfirmed": "unconfirmed"}
 _PRIORITY = {"refuted": 0, "re-verified": 1, "unconfirmed": 2}
-# Full test-set sizes: a report on a subset file of these sets (an .npz of 100 images) is not a
-# re-verification of a claim on the test set.
 _SUMMARY_KEYS = ("value", "lower", "upper", "successes", "n", "confidence")
 
 
@@ -69,6 +67,8 @@ class RowState:
             return f"not re-verifiable: {self.reason}" if self.reason else "not re-verifiable"
         if self.state == "pending":
             return "re-verification pending"
+        if self.state == "superseded":
+            return "re-verified as another row"
         return self.state
 
     @property
@@ -247,7 +247,10 @@ def board_states(store_root: str | Path | None, entries: Iterable[dict[str, Any]
         target = e.get("supersedes")
         if isinstance(target, str) and target in states and states[e["id"]].from_report \
                 and states[target].superseded_by is None and target != e["id"]:
-            states[target] = replace(states[target], superseded_by=e["id"])
+            # A row waiting for its public weights to be re-run is no longer waiting once they were.
+            waiting = states[target].state == "pending"
+            states[target] = replace(states[target], superseded_by=e["id"],
+                                     **({"state": "superseded", "reason": states[e["id"]].label} if waiting else {}))
     return states
 
 
@@ -265,7 +268,8 @@ class Coverage:
 
     def line(self) -> str:
         """``4 of 151 rows re-verified (1 unconfirmed, 5 pending, 145 not re-verifiable)``."""
-        names = {"refuted": "refuted", "unconfirmed": "unconfirmed", "pending": "pending",
+        names = {"refuted": "refuted", "unconfirmed": "unconfirmed", "superseded": "re-run as another row",
+                 "pending": "pending",
                  "not-reverifiable": "not re-verifiable", "claimed": "claimed, not yet re-verified"}
         rest = [f"{self.counts[s]} {names[s]}" for s in STATES[1:] if self.counts.get(s)]
         noun = "row" if self.rows == 1 else "rows"

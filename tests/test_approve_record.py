@@ -108,7 +108,7 @@ def test_ci_publish_records_an_unconfirmed_report_and_publishes_nothing(board, t
     reports = tmp_path / "reports"
     write(reports / "recorded-net.json", report)
     published = ci.publish(board, before, after, reports)
-    assert [p.entry_id for p in published] == ["recorded-net"]
+    assert [(p.entry_id, p.action) for p in published] == [("recorded-net", "recorded")]
     stored = read_json(board / "leaderboard/entries/cifar10/l2/recorded-net.json")
     assert stored["status"] == "submitted" and stored["reports"][0]["verdict"] == "unconfirmed"
     assert git(board, "status", "--porcelain").strip() == ""

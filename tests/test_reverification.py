@@ -234,3 +234,18 @@ def test_markdown_shows_the_measured_number_beside_the_claim(runs, tmp_path):
     assert "**1 of 1 row re-verified.**" in md
     # the same board without the store's reports: nothing measured, nothing re-verified
     assert "re-verified](" not in render_markdown(entries)
+
+
+def test_a_pending_row_whose_weights_were_re_run_shows_the_re_run(runs, tmp_path):
+    legacy = dict(copy.deepcopy(runs["entry"]), id="digits-pending-row", status="legacy",
+                  reverification={"state": "pending", "reason": "public weights: examples/digits-mlp"})
+    del legacy["model"]
+    path = _claim(tmp_path / "sub", "digits-crown-rerun", runs["entry"]["result"]["certified_accuracy"], 0.02)
+    entry = dict(json.loads(path.read_text()), supersedes="digits-pending-row")
+    path.write_text(json.dumps(entry))
+    report = verify_entry(path, VerifyOptions(cache_dir=tmp_path / "cache", progress=False))
+    root = _store(tmp_path, entry, report)
+    states = board_states(root, [legacy, dict(entry, status="verified")])
+    old = states["digits-pending-row"]
+    assert old.state == "superseded" and old.superseded_by == "digits-crown-rerun"
+    assert old.reason == "re-verified" and coverage(states.values()).counts == {"re-verified": 1, "superseded": 1}

@@ -131,8 +131,8 @@ def publish(repo: Path, base: str, head: str, reports_dir: Path, pr: int | None,
         pr = int(text)
     base = ci.push_base(repo, base, head)
     done = ci.publish(repo, base, head, reports_dir, pr=pr, site_out=site_out)
-    doc = [{"id": p.entry_id, "report": str(p.report), "commit": p.commit} for p in done]
-    emit(doc, fmt, lambda d: "\n".join(f"published {p['id']} in {p['commit'][:12]}" for p in d)
+    doc = [{"id": p.entry_id, "report": str(p.report), "commit": p.commit, "action": p.action} for p in done]
+    emit(doc, fmt, lambda d: "\n".join(f"{p['action']} {p['id']} in {p['commit'][:12]}" for p in d)
          or "no new submission to publish")
 
 

@@ -43,7 +43,7 @@ from . import plots
 MARKER = ".curator-site"
 # Re-verification state → CSS class of its badge.
 STATE_KINDS = {"re-verified": "ok", "refuted": "bad", "unconfirmed": "warn", "not-reverifiable": "claimed",
-               "pending": "claimed", "claimed": "claimed"}
+               "pending": "claimed", "superseded": "claimed", "claimed": "claimed"}
 
 
 @dataclass
@@ -107,7 +107,7 @@ def _rows(entries: list[dict[str, Any]], states: dict[str, RowState], links: dic
             "state": state.state, "badge": label, "badge_kind": kind, "interval": state.certified,
             "attacked": state.attacked, "measured_clean": state.clean if state.from_report else None,
             "verifier": state.verifier if state.from_report else None,
-            "reason": state.reason if state.state == "pending" else None,
+            "reason": state.reason if state.state in ("pending", "superseded") else None,
             "superseded_by": state.superseded_by, "superseded_link": links.get(state.superseded_by or ""),
             "report_page": f"../reports/{e['id']}.html" if state.from_report else None,
         })
