@@ -50,6 +50,7 @@ from .radius import RADIUS_TOLERANCE, parse_radius
 from .schemas import ENTRY_SCHEMA_ID, REPORT_SCHEMA_ID, validate_with, validator, validator_for_schema
 
 MAX_ENTRY_BYTES = 1024 * 1024  # an entry is a few KiB; anything near this is not an entry
+MAX_STORED_REPORT_BYTES = 64 * 1024 * 1024  # a store's reports/ file: per-sample arrays of a full test set
 
 
 @dataclass
@@ -466,7 +467,8 @@ def validate_paths(paths: Iterable[str | os.PathLike], registry: Any = None, *, 
     for f in files:
         name = str(f)
         try:
-            doc = read_json(f, max_bytes=max_bytes)
+            in_reports = "reports" in Path(f).parts[:-1]
+            doc = read_json(f, max_bytes=MAX_STORED_REPORT_BYTES if in_reports else max_bytes)
         except JsonFileError as exc:
             report.problems.append(exc.problem)
             continue

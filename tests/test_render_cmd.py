@@ -67,10 +67,15 @@ def test_show_matches_dataset_names_as_people_write_them(repo):
 def test_show_json_and_errors(repo):
     code, out, _ = run("show", "--store", str(repo / "leaderboard"), "--dataset", "mnist", "--norm", "linf", "--radius", "0.1", "--format", "json")
     doc = json.loads(out)
-    assert code == 0 and doc["setting"]["radius_text"] == "0.1" and len(doc["rows"]) == 12
-    assert doc["coverage"]["rows"] == 12 and doc["coverage"]["re-verified"] == 0
-    wong = [r for r in doc["rows"] if r["certified_accuracy"] == 94.18]
-    assert [r["reverification"]["state"] for r in wong] == ["pending"]
+    assert code == 0 and doc["setting"]["radius_text"] == "0.1" and len(doc["rows"]) == 13
+    assert doc["coverage"]["rows"] == 13 and doc["coverage"]["re-verified"] == 1
+    # the legacy Wong & Kolter row and its re-verification on the full test set (crown, confirmed)
+    wong = {r["id"]: r["reverification"] for r in doc["rows"] if r["certified_accuracy"] == 94.18}
+    assert {k: v["state"] for k, v in wong.items()} == {
+        "mnist-linf-0-1-provable-defenses-against-adversarial-examples": "superseded",
+        "mnist-linf-0-1-wong-kolter-2018": "re-verified"}
+    assert wong["mnist-linf-0-1-provable-defenses-against-adversarial-examples"]["superseded_by"] == \
+        "mnist-linf-0-1-wong-kolter-2018"
     assert [r["rank"] for r in doc["rows"]][:6] == [1, 2, 3, 4, 4, 6]
     code, _, err = run("show", "--store", str(repo / "leaderboard"), "--dataset", "svhn", "--norm", "linf", "--radius", "0.1")
     assert code == 1 and "no entries for svhn" in err
@@ -82,7 +87,8 @@ def test_demo_on_the_bundled_board(repo, tmp_path):
     store = _store(repo, tmp_path)
     code, out, _ = run("demo", "--no-verify", "--store", str(store))
     assert code == 0, out
-    assert "151 entries, 0 errors" in out and "current — OK" in out and "CIFAR-10, ℓ∞, ε = 8/255" in out
+    n = len(list((repo / "leaderboard" / "entries").rglob("*.json")))
+    assert f"{n} entries, 0 errors" in out and "current — OK" in out and "CIFAR-10, ℓ∞, ε = 8/255" in out
     (store / "README.md").write_text("stale\n", encoding="utf-8")
     assert run("demo", "--no-verify", "--store", str(store))[0] == 1
 

@@ -58,23 +58,25 @@ def test_site_pages_and_determinism(built, tmp_path):
     root, out, summary = built
     entries = [e for _, e in store.load_entries(root)]
     settings = Counter((e["setting"]["dataset"], e["setting"]["norm"], e["setting"]["radius_text"]) for e in entries)
-    # the imported SoK board: 151 legacy rows in 18 settings (plus the one entry approved here)
+    # the imported SoK board: 151 legacy rows in 18 settings, the board's four re-verified submissions (one
+    # confirmed, three recorded) and the one entry approved here
     legacy = [e for e in entries if e["status"] == "legacy"]
     assert len(legacy) == 151
     assert len({(e["setting"]["dataset"], e["setting"]["norm"], e["setting"]["radius"]) for e in legacy}) == 18
-    assert summary.entries == len(entries) and summary.settings == len(settings) and summary.verified == 1
+    assert summary.entries == len(entries) and summary.settings == len(settings) and summary.verified == 2
     assert summary.warnings == []
     # index, settings, one report page per report-backed row, and the benchmark track's page
-    assert summary.reports == 1 and "benchmark.html" in summary.pages
+    assert summary.reports == 5 and "benchmark.html" in summary.pages
     assert len(summary.pages) == 1 + len(settings) + summary.reports + 1
     for (d, n, r), count in settings.items():
         page = (out / "settings" / f"{setting_slug(d, n, r)}.html").read_text()
         assert page.count("<tr id=") == count
     index = (out / "index.html").read_text()
-    assert "1 of 152 rows re-verified (146 not re-verifiable, 5 pending)." in index and "How to submit" in index
+    assert ("2 of 156 rows re-verified (1 refuted, 2 unconfirmed, 4 re-run as another row, 146 not re-verifiable, "
+            "1 pending).") in index and "How to submit" in index
     wong = (out / "settings" / "mnist-linf-0-1.html").read_text()
-    assert "0 of 12 rows re-verified (11 not re-verifiable, 1 pending)." in wong
-    assert "not re-verifiable: no public weights" in wong and "re-verification pending" in wong
+    assert "1 of 13 rows re-verified (1 re-run as another row, 11 not re-verifiable)." in wong
+    assert "not re-verifiable: no public weights" in wong and "re-verified as another row" in wong
     # the benchmark track's results are in the store, so the site from the repository has the page
     bench = (out / "benchmark.html").read_text()
     assert "Suite shared-full" in bench and bench.count("<h3 id=") == 4 and 'href="benchmark.html"' in index
