@@ -36,7 +36,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from . import lifecycle
-from .diff_reports import StoredReports, binding_problem
+from .diff_reports import StoredReports, binding_problem, cited_report
 from .errors import CuratorError, UsageError
 from .jsonio import MAX_JSON_BYTES, JsonFileError, loads
 from .mdsafe import md_code, md_text
@@ -209,16 +209,7 @@ def _history_problems(eid: str, old: dict[str, Any], new: dict[str, Any], report
 
 
 def _cited_problem(eid: str, rel: Any, reports: StoredReports) -> str | None:
-    """A cited report must be stored and be this entry's (its claim may be an older one)."""
-    if not isinstance(rel, str):
-        return f"{eid}: a history item cites {rel!r}, not a report path"
-    found = reports.get(rel)
-    if isinstance(found, str):
-        return f"{eid}: report {rel} {found}"
-    bound = found.get("entry") if isinstance(found.get("entry"), dict) else {}
-    if bound.get("id") != eid:
-        return f"{eid}: cites {rel}, a report of entry {bound.get('id')!r}"
-    return None
+    return cited_report(eid, rel, reports)[1]
 
 
 def _reports_list_problems(eid: str, old: dict[str, Any], new: dict[str, Any], reports: StoredReports) -> list[str]:

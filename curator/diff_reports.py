@@ -69,20 +69,30 @@ def _verdict(report: dict[str, Any]) -> Any:
     return verdict.get("status") if isinstance(verdict, dict) else verdict
 
 
+def cited_report(eid: str, rel: Any, reports: StoredReports) -> tuple[dict[str, Any] | None, str | None]:
+    """The stored report a history item or ``reports[]`` cites, when it is one of entry ``eid``'s
+    (its claim may be an older one); else ``(None, why not)``."""
+    if not isinstance(rel, str) or not rel:
+        return None, f"{eid}: a history item cites {rel!r}, not a report path"
+    m = _REPORT_PATH.fullmatch(rel)
+    if m and m.group(1) != eid:
+        return None, f"{eid}: cites {rel}, a report of another entry ({m.group(1)})"
+    report = reports.get(rel)
+    if isinstance(report, str):
+        return None, f"{eid}: report {rel} {report}"
+    bound = report.get("entry") if isinstance(report.get("entry"), dict) else {}
+    if bound.get("id") != eid:
+        return None, f"{eid}: cites {rel}, a report of entry {bound.get('id')!r}"
+    return report, None
+
+
 def binding_problem(eid: str, entry: dict[str, Any], rel: Any, reports: StoredReports, *,
                     confirming: bool) -> str | None:
     """Why the report at ``rel`` does not justify ``entry`` as it is now (None when it does)."""
-    if not isinstance(rel, str) or not rel:
-        return f"{eid}: cites no report"
-    m = _REPORT_PATH.fullmatch(rel)
-    if m and m.group(1) != eid:
-        return f"{eid}: cites {rel}, a report of another entry ({m.group(1)})"
-    report = reports.get(rel)
-    if isinstance(report, str):
-        return f"{eid}: report {rel} {report}"
-    bound = report.get("entry") if isinstance(report.get("entry"), dict) else {}
-    if bound.get("id") != eid:
-        return f"{eid}: report {rel} is for entry {bound.get('id')!r}"
+    report, problem = cited_report(eid, rel, reports)
+    if report is None:
+        return problem
+    bound = report["entry"]
     want = claim_digest(entry)
     if bound.get("sha256") != want:
         return (f"{eid}: report {rel} is for claim {bound.get('sha256')!r}, not this entry's claim {want} "

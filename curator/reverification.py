@@ -143,22 +143,24 @@ def report_problems(entry: dict[str, Any], report: dict[str, Any], registry: Any
     :func:`curator.publication.publication_problems` asks of a report that publishes (minimum n,
     protocol floor, recomputed verdict ``confirmed``) — the same check approve and ci publish run.
     """
-    from .publication import publication_problems
-
     from .approve import report_mismatches
+    from .publication import publication_problems
     from .report import ReportError
 
-    problems = report_mismatches(entry, report)
-    problems += coverage_problems(entry, report, registry)
     try:
         fresh = recomputed(report)
     except (ReportError, KeyError, TypeError, ValueError) as exc:
-        return problems + [f"the report's numbers cannot be recomputed from its per-sample arrays: {exc}"]
+        return report_mismatches(entry, report) + coverage_problems(entry, report, registry) + [
+            f"the report's numbers cannot be recomputed from its per-sample arrays: {exc}"]
+    if fresh["verdict"]["status"] == "confirmed":
+        # The publication check holds every check below (binding, full selection, recomputed numbers)
+        # and the publishable minimum and protocol floor on top: after the cheap comparison with the
+        # numbers just recomputed, it runs alone.
+        return consistency_problems(report, fresh) or publication_problems(entry, report, registry)
+    problems = report_mismatches(entry, report) + coverage_problems(entry, report, registry)
     problems += consistency_problems(report, fresh)
     if fresh["verdict"]["status"] not in VERDICT_STATES:
         problems.append(f"the report's verdict is {fresh['verdict']['status']!r}: {fresh['verdict'].get('reason')}")
-    if not problems and fresh["verdict"]["status"] == "confirmed":
-        problems += publication_problems(entry, report, registry)
     return problems
 
 

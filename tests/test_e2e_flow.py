@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from trustkit import set_path
+
 REPO = Path(__file__).resolve().parent.parent
 WORKFLOWS = REPO / ".github" / "workflows"
 EXAMPLES = REPO / "examples"
@@ -127,13 +129,7 @@ def claim(world, example: str, new_id: str | None = None, **changes) -> dict:
     entry["model"]["url"] = world["model_url"]
     if new_id:
         entry["id"] = new_id
-    for dotted, value in changes.items():
-        node = entry
-        *parents, leaf = dotted.split("__")
-        for key in parents:
-            node = node[key]
-        node[leaf] = value
-    return entry
+    return set_path(entry, **changes)
 
 
 def open_pr(world, files: dict[str, str], title: str) -> dict:
