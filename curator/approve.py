@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import lifecycle, store
-from .digest import claim_digest
+from .digest import claim_digest, same_protocol
 from .errors import CuratorError
 from .jsonio import JsonFileError, read_json, write_bytes_atomic
 from .publication import publication_problems
@@ -125,7 +125,7 @@ def report_mismatches(entry: dict[str, Any], report: dict[str, Any]) -> list[str
         out.append(f"report norm {threat.get('norm')!r} is not {setting.get('norm')!r}")
     if not _close(threat.get("radius"), setting.get("radius")):
         out.append(f"report radius {threat.get('radius')!r} is not {setting.get('radius')!r}")
-    own = "claimed_with" not in cert  # curator.verify.same_protocol, without importing torch-side code
+    own = same_protocol(entry)
     if rep_entry.get("same_protocol") is not own:
         out.append(f"report entry.same_protocol is {rep_entry.get('same_protocol')!r}, but the claim "
                    + ("names its own certifier (certification.claimed_with)" if not own else
@@ -139,13 +139,10 @@ def report_mismatches(entry: dict[str, Any], report: dict[str, Any]) -> list[str
 
 def _entry_problems(entry: Any, file: str, registry: Any = None) -> list[str]:
     """Schema problems of a submission, or when it has none its semantic errors, as lines."""
+    from .publication import registry_or_installed
     from .validate import check_entry
 
-    if registry is None:
-        from .plugins import get_registry
-
-        registry = get_registry()
-    return [str(p) for p in check_entry(entry, file, registry) if p.severity == "error"]
+    return [str(p) for p in check_entry(entry, file, registry_or_installed(registry)) if p.severity == "error"]
 
 
 def _duplicates_in_store(root: Path, entry: dict[str, Any], path: Path) -> list[str]:

@@ -22,7 +22,7 @@ import re
 from typing import Any
 
 from .digest import claim_digest
-from .jsonio import MAX_JSON_BYTES, JsonFileError, loads
+from .jsonio import MAX_REPORT_BYTES, JsonFileError, loads
 
 _REPORT_PATH = re.compile(r"reports/([a-z0-9](?:[a-z0-9-]{0,126}[a-z0-9])?)/([0-9a-f]{64})\.json")
 
@@ -52,8 +52,8 @@ class StoredReports:
             return "is not in the store at the head revision"
         if blob.type != "blob" or blob.mode & 0o170000 == 0o120000:
             return "is not a regular file"
-        if blob.size > MAX_JSON_BYTES:
-            return f"is {blob.size} bytes, over the {MAX_JSON_BYTES}-byte limit"
+        if blob.size > MAX_REPORT_BYTES:
+            return f"is {blob.size} bytes, over the {MAX_REPORT_BYTES}-byte limit"
         data = blob.data_stream.read()
         if hashlib.sha256(data).hexdigest() != m.group(2):
             return "does not have the sha256 its name says (a stored report is never edited)"

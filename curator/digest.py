@@ -23,3 +23,9 @@ def claim_digest(entry: dict[str, Any]) -> str:
         # digest its report was made for.
         claim["provenance"] = {k: v for k, v in provenance.items() if k != BOARD_PROVENANCE}
     return sha256_bytes(canonical_bytes(claim))
+
+
+def same_protocol(entry: dict[str, Any]) -> bool:
+    """Whether a run of ``certification.verifier`` is the claim's own protocol: yes unless the claim
+    says its number came from another certifier (``certification.claimed_with``)."""
+    return "claimed_with" not in (entry.get("certification") or {})

@@ -15,6 +15,8 @@ from typing import Any
 from .errors import CuratorError, Problem
 
 MAX_JSON_BYTES = 4 * 1024 * 1024  # an entry is a few KiB; a report with per-sample arrays a few MiB
+# A re-verification report holds per-sample arrays of a whole test set (about 2 MB for 10,000 images).
+MAX_REPORT_BYTES = 64 * 1024 * 1024
 
 
 class JsonFileError(CuratorError):

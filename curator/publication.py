@@ -51,6 +51,7 @@ def claim_indices(entry: dict[str, Any], n_total: int) -> list[int]:
 
 
 def registry_or_installed(registry: Any) -> Any:
+    """``registry``, or the installed plugins' when none is given."""
     if registry is None:
         from .plugins import get_registry
 

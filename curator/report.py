@@ -15,7 +15,7 @@ from typing import Any, Sequence
 from . import __version__
 from .api import SampleResult
 from .errors import CuratorError
-from .jsonio import canonical_bytes, read_json, sha256_bytes, write_json_atomic
+from .jsonio import MAX_REPORT_BYTES, canonical_bytes, read_json, sha256_bytes, write_json_atomic
 from .sampling import indices_sha256, merged_shard, shards_of_one_run, sum_timings
 from .schemas import REPORT_SCHEMA_ID, require_valid
 from .stats import (
@@ -148,7 +148,7 @@ def write_report(path: str | Path, report: dict[str, Any]) -> None:
 
 
 def load_report(path: str | Path) -> dict[str, Any]:
-    report = read_json(path, max_bytes=64 * 1024 * 1024)
+    report = read_json(path, max_bytes=MAX_REPORT_BYTES)
     if not isinstance(report, dict):
         raise ReportError(f"{path}: not a report (a JSON object is expected)")
     check_schema(report, str(path))

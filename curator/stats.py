@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from scipy.special import betaincinv
 
 DEFAULT_CONFIDENCE = 0.99  # two-sided level of the certified-accuracy interval of a report
 DEFAULT_MAX_UNDECIDED_SHARE = 0.10  # over this share of error/timeout samples the run cannot decide
@@ -38,6 +37,8 @@ def cp_lower(successes: int, n: int, alpha: float) -> float:
     if successes == 0:
         return 0.0
     # The alpha-quantile of Beta(k, n-k+1).
+    from scipy.special import betaincinv  # here, not at import: every CLI command imports this module
+
     return float(betaincinv(successes, n - successes + 1, alpha))
 
 
@@ -47,6 +48,8 @@ def cp_upper(successes: int, n: int, alpha: float) -> float:
     if successes == n:
         return 1.0
     # The (1-alpha)-quantile of Beta(k+1, n-k).
+    from scipy.special import betaincinv
+
     return float(betaincinv(successes + 1, n - successes, 1.0 - alpha))
 
 

@@ -44,13 +44,12 @@ from typing import Any, Iterable, Iterator
 from jsonschema import Draft202012Validator
 
 from .errors import Problem, UsageError
-from .jsonio import MAX_JSON_BYTES, JsonFileError, read_json
+from .jsonio import MAX_JSON_BYTES, MAX_REPORT_BYTES, JsonFileError, read_json
 from .paperid import normalise_title, paper_keys
 from .radius import RADIUS_TOLERANCE, parse_radius
 from .schemas import ENTRY_SCHEMA_ID, REPORT_SCHEMA_ID, validate_with, validator, validator_for_schema
 
 MAX_ENTRY_BYTES = 1024 * 1024  # an entry is a few KiB; anything near this is not an entry
-MAX_STORED_REPORT_BYTES = 64 * 1024 * 1024  # a store's reports/ file: per-sample arrays of a full test set
 
 
 @dataclass
@@ -468,7 +467,7 @@ def validate_paths(paths: Iterable[str | os.PathLike], registry: Any = None, *, 
         name = str(f)
         try:
             in_reports = "reports" in Path(f).parts[:-1]
-            doc = read_json(f, max_bytes=MAX_STORED_REPORT_BYTES if in_reports else max_bytes)
+            doc = read_json(f, max_bytes=MAX_REPORT_BYTES if in_reports else max_bytes)
         except JsonFileError as exc:
             report.problems.append(exc.problem)
             continue

@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 from .numerics import with_strict_float32
 from .api import Attack, SampleResult, Verifier, VerifyTask, params_with_defaults
-from .digest import claim_digest
+from .digest import claim_digest, same_protocol
 from .errors import CuratorError
 from .jsonio import read_json
 from .report import (
@@ -256,12 +256,6 @@ def find_attack(registry: Any, name: str | None) -> Attack | None:
 
 
 # --------------------------------------------------------------------------- the run
-
-
-def same_protocol(entry: dict[str, Any]) -> bool:
-    """Whether a run of ``certification.verifier`` is the claim's own protocol: yes unless the claim
-    says its number came from another certifier (``certification.claimed_with``)."""
-    return "claimed_with" not in entry.get("certification", {})
 
 
 def fresh_seed() -> int:
