@@ -31,13 +31,14 @@ from torch import nn
 
 from .errors import CuratorError
 from .jsonio import read_capped
+from .model_budget import MAX_WEIGHT_LAYERS
 from .layers import Normalize
 
 MAX_ONNX_BYTES = 512 * 1024 * 1024  # decompressed; the largest VNN-COMP nets are far below this
 # Depth caps: CROWN's cost grows with the square of the depth (a 200-layer chain took 76 s per
 # batch), so a graph deeper than any network curator verifies is refused before conversion.
 MAX_ONNX_NODES = 1024
-MAX_ONNX_WEIGHT_LAYERS = 128  # Gemm/MatMul/Conv nodes; same cap as curator.model_budget.MAX_WEIGHT_LAYERS
+MAX_ONNX_WEIGHT_LAYERS = MAX_WEIGHT_LAYERS  # Gemm/MatMul/Conv nodes, the cap of any network
 
 __all__ = ["onnx_to_torch", "OnnxImportError", "MAX_ONNX_BYTES", "MAX_ONNX_NODES", "MAX_ONNX_WEIGHT_LAYERS"]
 

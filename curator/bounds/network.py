@@ -343,20 +343,20 @@ class BoundedNetwork:
         [l, u]), so every iterate is sound; the best value seen per row is returned, and the first
         iterate is CROWN's adaptive slopes, so the result is never below CROWN's bound."""
         B, S = x.shape[0], C.shape[1]
-        best = self._backward(out, C, x, norm, eps, relax)
+        best = None  # the first iterate below is CROWN's own bound: its slopes start as CROWN's
         # Only ReLU slopes are optimised; other non-linear ops (Softplus) keep their fixed lines.
         alphas = {r: relax[r].lower_slope.expand(B, S, *relax[r].lower_slope.shape[2:]).detach().clone()
                   for r in self.relu_nodes if isinstance(relax[r], ReluRelaxation)}
         for a in alphas.values():
             a.requires_grad_(True)
         opt = torch.optim.Adam(list(alphas.values()), lr=lr)
-        for step in range(iterations):
+        for _ in range(iterations):
             with torch.enable_grad():
                 opt.zero_grad()
                 tuned = {**relax, **{r: relax[r].with_lower_slope(a) for r, a in alphas.items()}}
                 lb = self._backward(out, C, x, norm, eps, tuned)
                 (-lb.sum()).backward()
-            best = torch.maximum(best, lb.detach())
+            best = lb.detach() if best is None else torch.maximum(best, lb.detach())
             opt.step()
             with torch.no_grad():
                 for a in alphas.values():
