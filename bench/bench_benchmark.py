@@ -14,7 +14,7 @@ import argparse
 import time
 from pathlib import Path
 
-from curator.benchmark import BenchOptions, run_suite
+from curator.benchmark.runner import BenchOptions, run_suite
 
 REPO = Path(__file__).resolve().parents[1]
 

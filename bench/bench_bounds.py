@@ -1,7 +1,7 @@
 """Throughput and certified accuracy of curator's bound engine (ibp, crown).
 
 Models: Wong & Kolter 2018 MNIST (published weights, ℓ∞ ε = 0.1) and the VNN-COMP 2022
-mnist_fc 256x2 MLP (its ONNX file when ``curator.onnx_import`` is installed, else the same shape
+mnist_fc 256x2 MLP (its ONNX file when ``curator.engines.onnx`` is installed, else the same shape
 with random weights — printed in the output). Baseline: plain forward passes of the same model on
 the same images in this process; ratios are (samples/s of the method) / (samples/s of forward).
 
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from curator.bounds import from_module
+from curator.engines.bounds import from_module
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -56,7 +56,7 @@ def wong_kolter() -> nn.Sequential:
 def mnist_fc_256x2() -> tuple[nn.Module, str]:
     path = SHARED / "artifacts/vnncomp2022-mnist_fc/onnx/mnist-net_256x2.onnx.gz"
     try:
-        from curator.onnx_import import onnx_to_torch  # the milp engineer's importer, once merged
+        from curator.engines.onnx import onnx_to_torch  # the milp engineer's importer, once merged
 
         return onnx_to_torch(path, input_shape=(1, 28, 28)).eval(), "mnist-net_256x2.onnx"
     except Exception as exc:  # noqa: BLE001 - any import/convert failure falls back, and says so

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from curator.bounds import from_module
+from curator.engines.bounds import from_module
 
 REPO = Path(__file__).resolve().parent.parent
 FC = "artifacts/vnncomp2022-mnist_fc"
@@ -110,7 +110,7 @@ def compare(title: str, model, shape, x, y, eps, alpha: dict, batch: int, names:
 
 
 def vnn_props(shared: Path):
-    from curator.vnnlib import read_vnnlib
+    from curator.engines.vnnlib import read_vnnlib
 
     out = {}
     for eps_name in ("0.03", "0.05"):
@@ -147,7 +147,7 @@ def main() -> None:
         compare("Wong-Kolter 2018, linf 0.1", wong_kolter(a.shared), (1, 28, 28), x, y, 0.1, alpha, a.batch, all4)
     if a.skip_fc:
         return
-    from curator.onnx_import import onnx_to_torch
+    from curator.engines.onnx import onnx_to_torch
 
     props = vnn_props(a.shared)
     x, y = mnist(a.shared, a.fc_n)

@@ -11,12 +11,12 @@ import argparse
 import time
 from pathlib import Path
 
-import curator.bounds.network as network
+import curator.engines.bounds.network as network
 from curator.api import VerifyTask
-from curator.artifacts import default_cache_dir, fetch
-from curator.benchmark import load_suite, model_url
-from curator.models import load_model
-from curator.plugins import get_registry
+from curator.verify.artifacts import default_cache_dir, fetch
+from curator.benchmark.runner import load_suite, model_url
+from curator.verify.models import load_model
+from curator.api.registry import get_registry
 
 REPO = Path(__file__).resolve().parents[1]
 

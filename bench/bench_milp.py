@@ -1,4 +1,4 @@
-"""Samples/s of the complete `milp` verifier against CROWN (curator.bounds) in the same process.
+"""Samples/s of the complete `milp` verifier against CROWN (curator.engines.bounds) in the same process.
 
 Nets: the three VNN-COMP 2022 mnist_fc MLPs (ε=0.02 and 0.03) and the Wong & Kolter 2018 MNIST
 conv net (ε=0.1, its published radius), on the first N MNIST test images, with a short per-sample
@@ -21,9 +21,9 @@ import torch
 from torch import nn
 
 from curator.api import VerifyTask
-from curator.bounds import from_module
-from curator.onnx_import import onnx_to_torch
-from curator.plugins import get_registry
+from curator.engines.bounds import from_module
+from curator.engines.onnx import onnx_to_torch
+from curator.api.registry import get_registry
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "artifacts"
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
-from curator.plugins import get_registry
-from curator.schemas import ENTRY_SCHEMA_ID, get_schema, registry
-from curator.validate import validate_paths
+from curator.api.registry import get_registry
+from curator.core.schemas import ENTRY_SCHEMA_ID, get_schema, registry
+from curator.core.validate import validate_paths
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
 DATASETS = ("mnist", "cifar10", "imagenet")

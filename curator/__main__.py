@@ -1,6 +1,6 @@
 """``python -m curator``: the CLI, run by the same interpreter (how ``curator ci`` calls its steps)."""
 
-from .cli import main
+from curator.cli import main
 
 if __name__ == "__main__":
     main(prog_name="curator")

@@ -8,12 +8,12 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from curator.digest import claim_digest
-from curator.jsonio import dumps
-from curator.radius import parse_radius
+from curator.core.digest import claim_digest
+from curator.core.jsonio import dumps
+from curator.core.radius import parse_radius
 
 MODEL_SHA = "95014ab0c04c73f48b3be0cb7acc42aff60ce4420c6c43bec25e9a1447279e08"
-# At the smoothing floor for publication (curator.publication): alpha <= 0.01, n >= 10,000.
+# At the smoothing floor for publication (curator.board.publication): alpha <= 0.01, n >= 10,000.
 SMOOTHING_PARAMS = {"sigma": 0.25, "n0": 100, "n": 100000, "alpha": 0.001}
 # Cohen et al.'s CIFAR-10 protocol: every 20th test image, 500 in all (the publishable minimum).
 SELECTION = {"kind": "every_kth", "k": 20}
@@ -52,7 +52,7 @@ def make_entry(eid: str = "demo-net-l2", *, dataset: str = "cifar10", norm: str 
 
 
 def _claim_indices(entry: dict[str, Any]) -> list[int]:
-    from curator.sampling import select_indices
+    from curator.core.sampling import select_indices
 
     size = TEST_SIZES.get(entry["setting"]["dataset"], 10000)
     return select_indices(entry["result"].get("sample_selection") or {"kind": "all"}, size)
@@ -61,12 +61,12 @@ def _claim_indices(entry: dict[str, Any]) -> list[int]:
 def make_report(entry: dict[str, Any], *, verdict: str | None = None, certified: float | None = None,
                 radii: list[float | None] | None = None, n: int | None = None, seed: int = 0) -> dict[str, Any]:
     """A report as ``curator verify`` writes one for ``entry``: on the claim's own selection, numbers
-    and verdict computed by curator.report.summarize from per-sample arrays that certify about the
+    and verdict computed by curator.verify.report.summarize from per-sample arrays that certify about the
     claimed accuracy. ``verdict``/``certified`` overwrite the computed ones (a forged report); ``n``
     or ``radii`` run other samples than the claim's (a smoke run)."""
-    from curator.report import summarize
-    from curator.sampling import indices_sha256
-    from curator.stats import publishable_minimum
+    from curator.verify.report import summarize
+    from curator.core.sampling import indices_sha256
+    from curator.core.stats import publishable_minimum
 
     claimed = entry["result"]["certified_accuracy"]
     indices = _claim_indices(entry)
@@ -138,8 +138,8 @@ def legacy_board() -> list[dict[str, Any]]:
 
 def init_board_repo(path: Path, entries: list[dict[str, Any]] | None = None) -> Path:
     """A git repository with ``leaderboard/`` holding ``entries`` and its rendered README, committed."""
-    from curator import store
-    from curator.render import write_readme
+    from curator.board import store
+    from curator.board.render import write_readme
 
     path.mkdir(parents=True, exist_ok=True)
     git(path, "init", "-q", "-b", "main")

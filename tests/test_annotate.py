@@ -6,7 +6,7 @@ import shutil
 from click.testing import CliRunner
 
 from curator.cli import main
-from curator.jsonio import read_json
+from curator.core.jsonio import read_json
 
 WONG = "mnist-linf-0-1-provable-defenses-against-adversarial-examples"
 

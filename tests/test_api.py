@@ -1,7 +1,7 @@
 """curator.api helpers that plugins share."""
 
 from curator.api import params_with_defaults
-from curator.plugins import get_registry
+from curator.api.registry import get_registry
 
 
 def test_params_with_defaults_fills_only_what_is_missing():

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from boardkit import git, init_board_repo, make_entry, make_report, repo_state, write
-from curator import approve as approve_mod
-from curator.approve import STEPS, ApprovalRefused, InjectedFault, approve
-from curator.jsonio import read_json, sha256_file
-from curator.plugins import Registry
+from curator.board import approve as approve_mod
+from curator.board.approve import STEPS, ApprovalRefused, InjectedFault, approve
+from curator.core.jsonio import read_json, sha256_file
+from curator.api.registry import Registry
 
 NO_PLUGINS = Registry()
 

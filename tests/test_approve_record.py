@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 
 from boardkit import _claim_indices, git, init_board_repo, make_entry, make_report, write
-from curator import ci
-from curator.approve import ApprovalRefused, approve
-from curator.jsonio import read_json
-from curator.plugins import Registry
-from curator.reverification import row_state
-from curator.stats import decide, proportion
+from curator.ci import jobs as ci
+from curator.board.approve import ApprovalRefused, approve
+from curator.core.jsonio import read_json
+from curator.api.registry import Registry
+from curator.board.reverification import row_state
+from curator.core.stats import decide, proportion
 
 NO_PLUGINS = Registry()
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from werkzeug import Response
 
-from curator.artifacts import ArtifactError, default_cache_dir, fetch, fetch_any
+from curator.verify.artifacts import ArtifactError, default_cache_dir, fetch, fetch_any
 
 pytestmark = pytest.mark.network
 
@@ -194,7 +194,7 @@ def test_total_time_bounded(httpserver, tmp_path):
 
 
 def test_find_local(tmp_path):
-    from curator.artifacts import find_local
+    from curator.verify.artifacts import find_local
 
     good = tmp_path / "a.bin"
     good.write_bytes(BODY)

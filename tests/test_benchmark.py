@@ -17,12 +17,12 @@ import torch
 from click.testing import CliRunner
 
 from curator.api import SampleResult, Verifier, hookimpl
-from curator.benchmark import BenchmarkError, BenchOptions, load_suite, run_suite
-from curator.benchmark_result import (
+from curator.benchmark.runner import BenchmarkError, BenchOptions, load_suite, run_suite
+from curator.benchmark.result import (
     BenchmarkResultError, check_result_schema, load_result, merge_results, write_result,
 )
 from curator.cli import main
-from curator.plugins import PluginHost, get_registry
+from curator.api.registry import PluginHost, get_registry
 
 REPO = Path(__file__).resolve().parents[1]
 CI_SUITE = REPO / "bench" / "suites" / "shared-ci.json"
@@ -124,9 +124,9 @@ def test_certified_radius_is_sound_under_attack(ci_result):
     """No adversarial example inside any sample's certified radius: a stronger PGD than the
     suite's (100 steps, 5 restarts) at exactly each bisection radius."""
     from curator.api import VerifyTask
-    from curator.artifacts import fetch
-    from curator.benchmark import model_url
-    from curator.models import load_model
+    from curator.verify.artifacts import fetch
+    from curator.benchmark.runner import model_url
+    from curator.verify.models import load_model
 
     merged, _, tmp = ci_result
     rows = [r for r in merged["radius"] if r["search"]["kind"] == "bisection"]
@@ -167,7 +167,7 @@ def test_rendered_page_has_tables_bold_and_plots(ci_result):
     svgs = sorted((tmp / "page" / "plots").glob("*.svg"))
     assert len(svgs) == 4 and all(p.read_text().startswith("<?xml") for p in svgs)
     # deterministic: rendering again changes nothing
-    from curator.benchmark_render import write_markdown
+    from curator.benchmark.render import write_markdown
 
     assert write_markdown([merged], tmp / "page", check=True) == []
 
@@ -289,8 +289,8 @@ def test_bisection_radius_is_a_certified_radius(tmp_path):
     r = run_suite(digits_suite(tmp_path), BenchOptions(progress=False, cache_dir=tmp_path / "cache"))
     reg = get_registry()
     crown = reg.verifier("crown")
-    from curator.artifacts import fetch
-    from curator.models import load_model
+    from curator.verify.artifacts import fetch
+    from curator.verify.models import load_model
     from curator.api import VerifyTask
 
     spec = json.loads((tmp_path / "suite.json").read_text())["models"][0]["model"]
@@ -368,9 +368,9 @@ class OneRadiusAtATime(Verifier):
 
 
 def test_batched_bisection_matches_one_sample_at_a_time(tmp_path):
-    from curator.artifacts import fetch
-    from curator.benchmark import Ctx, search_radii, search_radius
-    from curator.models import load_model
+    from curator.verify.artifacts import fetch
+    from curator.benchmark.runner import Ctx, search_radii, search_radius
+    from curator.verify.models import load_model
 
     reg = get_registry()
     digits_suite(tmp_path)

@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from curator.api import VerifyTask
-from curator.errors import CuratorError
-from curator.plugins import get_registry
+from curator.core.errors import CuratorError
+from curator.api.registry import get_registry
 
 
 def _model():
@@ -79,7 +79,7 @@ def test_per_sample_radii_give_each_row_the_answer_of_its_own_radius(name, norm)
 
 
 def test_bounded_network_is_converted_once_per_weights_version():
-    from curator.bounds.certify import bounded_network
+    from curator.engines.bounds.certify import bounded_network
 
     model = _model()
     x = torch.rand(2, 1, 14, 14)

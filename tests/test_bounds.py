@@ -1,4 +1,4 @@
-"""Soundness of curator.bounds: real values at sampled points of the input set always lie inside."""
+"""Soundness of curator.engines.bounds: real values at sampled points of the input set always lie inside."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import torch
 from torch import nn
 
 from curator.api import VerifyTask
-from curator.bounds import UnsupportedLayerError, from_module
-from curator.bounds.certify import bounded_network
-from curator.layers import Normalize, Residual
+from curator.engines.bounds import UnsupportedLayerError, from_module
+from curator.engines.bounds.certify import bounded_network
+from curator.engines.layers import Normalize, Residual
 
 NORM_EPS = [("linf", 0.08), ("l2", 0.6), ("l1", 1.5)]
 
@@ -184,7 +184,7 @@ def test_input_set_concretization_is_the_exact_minimum_over_ball_and_box(norm):
     LP solved by scipy's HiGHS; ℓ2: a feasible point that attains it) and beats both simple bounds."""
     from scipy.optimize import linprog
 
-    from curator.bounds.inputs import concretize_lower
+    from curator.engines.bounds.inputs import concretize_lower
 
     gen = torch.Generator().manual_seed(0)
     d = 12
@@ -224,7 +224,7 @@ def test_input_set_concretization_is_the_exact_minimum_over_ball_and_box(norm):
 
 
 def test_element_budget_follows_the_device():
-    from curator.bounds.network import CPU_ELEMENT_BUDGET, DEFAULT_ELEMENT_BUDGET, element_budget_for
+    from curator.engines.bounds.network import CPU_ELEMENT_BUDGET, DEFAULT_ELEMENT_BUDGET, element_budget_for
 
     assert element_budget_for("cpu") == CPU_ELEMENT_BUDGET < DEFAULT_ELEMENT_BUDGET
     assert element_budget_for("cuda:0") == DEFAULT_ELEMENT_BUDGET

@@ -1,4 +1,4 @@
-"""The fast paths of curator.bounds against the dense reference CROWN: the patches pass for conv
+"""The fast paths of curator.engines.bounds against the dense reference CROWN: the patches pass for conv
 layers and skipping CROWN where IBP is exact give the same bounds (to 1e-5); IBP from tightened
 bounds is never looser; α-CROWN is never looser than CROWN and stays sound."""
 
@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from curator.bounds import from_module
-from curator.layers import Normalize
+from curator.engines.bounds import from_module
+from curator.engines.layers import Normalize
 
 from mnist_idx import mnist_test, wong_kolter_model
 
@@ -100,7 +100,7 @@ def test_ibp_is_not_taken_as_exact_for_l2_l1_balls(shared, norm, eps):
 
 
 def _vnn_256x4(shared):
-    from curator.onnx_import import onnx_to_torch
+    from curator.engines.onnx import onnx_to_torch
 
     path = shared / "artifacts/vnncomp2022-mnist_fc/onnx/mnist-net_256x4.onnx.gz"
     return onnx_to_torch(path, input_shape=(1, 28, 28))
@@ -159,7 +159,7 @@ def test_alpha_crown_never_looser_than_crown_and_below_the_true_minimum():
 
 def test_alpha_crown_certificates_agree_with_milp_and_pgd(shared):
     from curator.api import VerifyTask
-    from curator.plugins import get_registry
+    from curator.api.registry import get_registry
 
     torch.manual_seed(1)
     model = nn.Sequential(nn.Flatten(), nn.Linear(784, 24), nn.ReLU(), nn.Linear(24, 24), nn.ReLU(),

@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from curator.bounds import from_module
-from curator.bounds.ops import BoundSoftplus
+from curator.engines.bounds import from_module
+from curator.engines.bounds.ops import BoundSoftplus
 
 
 @pytest.mark.parametrize("beta,threshold", [(1.0, 20.0), (2.0, 20.0), (0.5, 5.0), (10.0, 1.0)])
@@ -79,7 +79,7 @@ def test_softplus_converts_with_its_beta_and_threshold():
 
 
 def test_lipschitz_constant_of_a_softplus_net_bounds_its_slopes():
-    from curator.lipschitz import lipschitz_constants
+    from curator.engines.lipschitz import lipschitz_constants
 
     model = _net(2)
     net = from_module(model, (1, 6), dtype=torch.float64)

@@ -1,4 +1,4 @@
-"""curator.ci's git side on real repositories: merge-base diffs, claim files read as data, plans."""
+"""curator.ci.jobs's git side on real repositories: merge-base diffs, claim files read as data, plans."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from curator import ci
+from curator.ci import jobs as ci
 from curator.cli import main
-from curator.errors import UsageError
+from curator.core.errors import UsageError
 
 
 def git(repo: Path, *args: str) -> str:
@@ -65,7 +65,7 @@ def test_changes_are_taken_from_the_merge_base_not_from_a_moved_main(board):
     ("submissions/nested/a.json", "misplaced"),
     ("submissions/a.yaml", "misplaced"),
     ("leaderboard/entries/cifar10/l7/x.json", "misplaced"),
-    ("curator/ci.py", "other"),
+    ("curator/ci/jobs.py", "other"),
 ])
 def test_classify(path, kind):
     assert ci.classify(path)[0] == kind

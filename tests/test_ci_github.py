@@ -9,8 +9,8 @@ import zipfile
 import pytest
 from click.testing import CliRunner
 
-from curator.ci import CiError
-from curator.ci_github import GitHub, artifact_name, extract_reports, fetch_reports, run_name
+from curator.ci.jobs import CiError
+from curator.ci.github import GitHub, artifact_name, extract_reports, fetch_reports, run_name
 from curator.cli import main
 
 pytestmark = pytest.mark.network

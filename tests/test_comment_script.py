@@ -157,5 +157,5 @@ def test_files_beyond_the_claim_are_listed_from_the_default_branch_and_fail_the_
 
 
 def test_a_reverify_verdict_does_not_list_files(tmp_path):
-    calls = play(tmp_path, REVERIFY_RUN, head="d" * 40, files=[{"filename": "curator/ci.py"}])
+    calls = play(tmp_path, REVERIFY_RUN, head="d" * 40, files=[{"filename": "curator/ci/jobs.py"}])
     assert kinds(calls)[-1] == "createComment" and "CAUTION" not in calls[-1][1]["body"]

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from boardkit import git, init_board_repo, make_entry, make_report, repo_state, write
-from curator.approve import STEPS, InjectedFault, approve
-from curator.plugins import Registry
+from curator.board.approve import STEPS, InjectedFault, approve
+from curator.api.registry import Registry
 
 NO_PLUGINS = Registry()
 TESTS = Path(__file__).resolve().parent
@@ -94,8 +94,8 @@ def test_interrupted_after_every_step_leaves_the_repository_as_before(board, tmp
 _KILLER = """
 import os, signal, sys
 sys.path.insert(0, {tests!r})
-from curator.approve import approve
-from curator.plugins import Registry
+from curator.board.approve import approve
+from curator.api.registry import Registry
 kw = {kw!r}
 def fault(name):
     if name == {step!r}:

@@ -24,11 +24,11 @@ import torch
 from click.testing import CliRunner
 from werkzeug import Response
 
-from curator.artifacts import ArtifactError, fetch
+from curator.verify.artifacts import ArtifactError, fetch
 from curator.cli import main
-from curator.errors import CuratorError
-from curator.models import load_model
-from curator.plugins import get_registry
+from curator.core.errors import CuratorError
+from curator.verify.models import load_model
+from curator.api.registry import get_registry
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 BODY = bytes(range(256)) * 200

@@ -26,10 +26,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from curator.cli import main
-from curator.errors import Problem
-from curator.plugins import get_registry
-from curator.schemas import ENTRY_SCHEMA_ID, validate, validator
-from curator.validate import check_entry, validate_paths
+from curator.core.errors import Problem
+from curator.api.registry import get_registry
+from curator.core.schemas import ENTRY_SCHEMA_ID, validate, validator
+from curator.core.validate import check_entry, validate_paths
 
 SCHEMA = validator(ENTRY_SCHEMA_ID).schema
 REGISTRY = get_registry()
@@ -327,7 +327,7 @@ def test_regression_unsplittable_paper_url_does_not_crash_validate(tmp_path, url
     _well_formed(report.problems, str(path))
     result = CliRunner().invoke(main, ["validate", str(path)])
     assert result.exit_code in (0, 1) and result.exception is None or isinstance(result.exception, SystemExit)
-    from curator.artifacts import ArtifactError, fetch
+    from curator.verify.artifacts import ArtifactError, fetch
 
     with pytest.raises(ArtifactError, match="not a URL"):
         fetch(url, "0" * 64, tmp_path / "cache")

@@ -4,7 +4,7 @@ One raw TCP server on 127.0.0.1 stands in for every service (all ``CURATOR_*_URL
 and answers *every* request the same bad way: silence past the read timeout, 429, 503, a body cut
 short of its Content-Length, or malformed data (invalid JSON / XML / HTML that parses to nothing).
 For each scraper and mode: exit 1, one ``error:`` line naming the service, no traceback; each URL is
-tried exactly as documented in curator/http.py (transient failures ``1 + CURATOR_HTTP_RETRIES``
+tried exactly as documented in curator/papers/http.py (transient failures ``1 + CURATOR_HTTP_RETRIES``
 times, malformed bodies once — retrying cannot fix them); and nothing is written — the response
 cache folder and the working folder are byte-identical before and after. tests/test_http.py
 covers each mode on ``HttpClient`` alone; tests/test_scrape_cmd.py three of them for one scraper.

@@ -20,9 +20,9 @@ import pytest
 import torch
 
 from curator.api import VerifyTask
-from curator.onnx_import import onnx_to_torch
-from curator.plugins import get_registry
-from curator.vnnlib import read_vnnlib
+from curator.engines.onnx import onnx_to_torch
+from curator.api.registry import get_registry
+from curator.engines.vnnlib import read_vnnlib
 from mnist_idx import mnist_test, wong_kolter_model
 
 VNN = ("artifacts", "vnncomp2022-mnist_fc")

@@ -10,7 +10,7 @@ import time
 import pytest
 from werkzeug import Response as WResponse
 
-from curator.http import HttpClient, NotFound, Response, ScrapeError, _retry_after_seconds, user_agent
+from curator.papers.http import HttpClient, NotFound, Response, ScrapeError, _retry_after_seconds, user_agent
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import os
 from click.testing import CliRunner
 
 from curator.cli import main
-from curator.jsonio import read_json
+from curator.core.jsonio import read_json
 
 
 def run(*args):

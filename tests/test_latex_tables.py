@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from curator.latex_tables import clean_cell, find_tables
+from curator.papers.latex_tables import clean_cell, find_tables
 
 
 def test_markup_is_reduced_to_text():

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from boardkit import make_entry
-from curator import lifecycle
-from curator.lifecycle import LifecycleError, STATUSES, TRANSITIONS, supersede, transition
-from curator.schemas import ENTRY_SCHEMA_ID, validate
+from curator.board import lifecycle
+from curator.board.lifecycle import LifecycleError, STATUSES, TRANSITIONS, supersede, transition
+from curator.core.schemas import ENTRY_SCHEMA_ID, validate
 
 ALLOWED = {("submitted", "verified"), ("verified", "published"), ("published", "disputed"),
            ("disputed", "refuted"), ("disputed", "published"), ("legacy", "verified")}

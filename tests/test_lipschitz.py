@@ -1,4 +1,4 @@
-"""curator.lipschitz and the ``lipschitz`` verifier: operator norms against dense matrices, and
+"""curator.engines.lipschitz and the ``lipschitz`` verifier: operator norms against dense matrices, and
 the margin bound holds on sampled pairs of points."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ import torch
 from torch import nn
 
 from curator.api import VerifyTask
-from curator.bounds import from_module
-from curator.layers import Normalize, Residual
-from curator.lipschitz import _dense, margin_lipschitz, operator_norm
-from curator.plugins import get_registry
+from curator.engines.bounds import from_module
+from curator.engines.layers import Normalize, Residual
+from curator.engines.lipschitz import _dense, margin_lipschitz, operator_norm
+from curator.api.registry import get_registry
 
 
 def _net(seed=0):

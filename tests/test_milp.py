@@ -11,10 +11,10 @@ import torch
 from torch import nn
 
 from curator.api import VerifyTask
-from curator.layers import Normalize
-from curator.onnx_import import onnx_to_torch
-from curator.plugins import get_registry
-from curator.vnnlib import read_vnnlib
+from curator.engines.layers import Normalize
+from curator.engines.onnx import onnx_to_torch
+from curator.api.registry import get_registry
+from curator.engines.vnnlib import read_vnnlib
 from curator_plugins.milp.encoding import verify_box
 from curator_plugins.milp.network import UnsupportedNetwork, extract, margin_lower_bounds, preactivation_bounds
 
@@ -264,7 +264,7 @@ def _agree_l1(seed):
 def test_certified_by_ibp_implies_crown_implies_milp(shared):
     """Per sample on the same inputs: ibp certified ⇒ crown certified ⇒ milp certified, and a milp
     counterexample is never certified by the bound engine."""
-    from curator.bounds import from_module
+    from curator.engines.bounds import from_module
 
     model = onnx_to_torch(shared.joinpath(*VNN, "onnx", "mnist-net_256x2.onnx.gz"), input_shape=(1, 28, 28))
     x, y = mnist_slice(shared, 8)
@@ -287,7 +287,7 @@ def test_certified_by_ibp_implies_crown_implies_milp(shared):
 
 
 def test_bound_engine_never_certifies_a_sat_instance(shared):
-    from curator.bounds import from_module
+    from curator.engines.bounds import from_module
 
     base = shared.joinpath(*VNN)
     sat = [(n, p) for n, p, _, truth in _instances(shared) if truth == "sat"]

@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
-from curator.layers import Normalize
-from curator.models import ModelError, build_architecture, load_model, load_state_dict_file, resolve_device
-from curator.plugins import get_registry
+from curator.engines.layers import Normalize
+from curator.verify.models import ModelError, build_architecture, load_model, load_state_dict_file, resolve_device
+from curator.api.registry import get_registry
 
 WK_SHA256 = "95014ab0c04c73f48b3be0cb7acc42aff60ce4420c6c43bec25e9a1447279e08"
 WK_BLOCK = {
@@ -28,7 +28,7 @@ def wk_path(shared):
 
 
 def test_wong_kolter_clean_accuracy(registry, wk_path, shared, tmp_path):
-    from curator.artifacts import fetch
+    from curator.verify.artifacts import fetch
 
     # Through the real artifact path: file:// URL, pinned hash, cache.
     path = fetch(wk_path.as_uri(), WK_SHA256, tmp_path, progress=False)
@@ -152,7 +152,7 @@ def test_architectures_build(registry, name, kwargs, shape, params):
 def test_resolve_device():
     assert resolve_device("cpu") == "cpu"
     assert resolve_device("auto") in ("cpu", "cuda")
-    from curator.errors import CuratorError
+    from curator.core.errors import CuratorError
 
     with pytest.raises(CuratorError):
         resolve_device("tpu")
@@ -162,7 +162,7 @@ def test_resolve_device():
 
 
 def test_onnx_format_uses_converter(registry, shared, tmp_path):
-    pytest.importorskip("curator.onnx_import")
+    pytest.importorskip("curator.engines.onnx")
     pytest.importorskip("onnx")
     import gzip
 
@@ -265,7 +265,7 @@ def test_a_list_of_state_dicts_needs_a_cascade(registry, tmp_path):
 
 
 def test_real_wrapped_checkpoints_load(registry, shared, tmp_path):
-    from curator.cascade import find_cascade
+    from curator.engines.cascade import find_cascade
 
     cascade = load_model({"url": CASCADE_URL, "format": "state_dict", "state_dict_key": ["state_dict"],
                           "architecture": {"name": "cascade", "kwargs": {"stages": [{"name": "wong-kolter-small"}] * 3}},

@@ -12,8 +12,8 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 from torch import nn
 
-from curator.layers import Normalize
-from curator.onnx_import import OnnxImportError, onnx_to_torch
+from curator.engines.layers import Normalize
+from curator.engines.onnx import OnnxImportError, onnx_to_torch
 
 NETS = {"256x2": 0.9808, "256x4": 0.9764, "256x6": 0.9689}  # published clean accuracy
 

@@ -1,4 +1,4 @@
-from curator.paperid import arxiv_id, arxiv_id_from_url, doi_from_ref, normalise_title, openreview_id_from_url, paper_keys
+from curator.core.paperid import arxiv_id, arxiv_id_from_url, doi_from_ref, normalise_title, openreview_id_from_url, paper_keys
 
 
 def test_normalise_title_drops_case_punctuation_latex_html():
@@ -55,7 +55,7 @@ def test_paper_keys_from_fields_and_url():
 
 
 def test_proceedings_links_meet_on_one_page_key():
-    from curator.paperid import proceedings_page_url
+    from curator.core.paperid import proceedings_page_url
 
     pairs = [
         ("http://proceedings.mlr.press/v139/zhang21b/zhang21b.pdf", "https://proceedings.mlr.press/v139/zhang21b.html"),

@@ -1,4 +1,4 @@
-"""curator.pgd and the bundled ``pgd`` attack: projections, feasibility, real witnesses."""
+"""curator.engines.pgd and the bundled ``pgd`` attack: projections, feasibility, real witnesses."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from curator.api import ATTACK_STATUSES, VerifyTask
-from curator.pgd import in_threat_set, margins, pgd, project, project_l1
-from curator.plugins import get_registry
+from curator.engines.pgd import in_threat_set, margins, pgd, project, project_l1
+from curator.api.registry import get_registry
 
 
 def _model(seed=0):

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from curator import hookspecs
+from curator.api import hookspecs
 from curator.api import Importer, Verifier, hookimpl
-from curator.errors import PluginError
-from curator.plugins import PluginHost
+from curator.core.errors import PluginError
+from curator.api.registry import PluginHost
 
 CURATOR = str(Path(sys.executable).parent / "curator")
 
@@ -142,7 +142,7 @@ def test_thirdparty_plugin_found_listed_and_used(thirdparty, tmp_path):
     script = textwrap.dedent('''
         import torch
         from curator.api import VerifyTask
-        from curator.plugins import get_registry
+        from curator.api.registry import get_registry
         v = get_registry().verifier("tp-linear-linf")
         model = torch.nn.Linear(2, 2)
         with torch.no_grad():
@@ -246,7 +246,7 @@ def test_every_hook_has_a_docstring_and_is_documented(repo):
 def test_loading_the_plugins_imports_neither_torch_nor_scipy():
     """`curator validate` loads every plugin once per file in CI: the bundled ones keep torch and
     scipy (about 1.5 s of imports) inside the methods that need them."""
-    code = ("import sys; from curator.plugins import get_registry; r = get_registry(); "
+    code = ("import sys; from curator.api.registry import get_registry; r = get_registry(); "
             "assert r.names('verifier') and r.names('dataset'); "
             "print(sorted(m for m in ('torch', 'scipy', 'numpy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -13,12 +13,12 @@ import pytest
 from click.testing import CliRunner
 
 from curator.cli import main
-from curator.eprint import read_sources, safe_member_name
-from curator.http import ScrapeError
-from curator.latex_tables import find_tables
-from curator.plugins import get_host
-from curator.propose import propose_from_tables, read_table, score_claims
-from curator.schemas import ENTRY_SCHEMA_ID, validate
+from curator.papers.eprint import read_sources, safe_member_name
+from curator.papers.http import ScrapeError
+from curator.papers.latex_tables import find_tables
+from curator.api.registry import get_host
+from curator.papers.propose import propose_from_tables, read_table, score_claims
+from curator.core.schemas import ENTRY_SCHEMA_ID, validate
 from scrape_support import serve_all, services  # noqa: F401  (fixture)
 
 LATEX = Path(__file__).resolve().parent / "data" / "latex"
@@ -106,7 +106,7 @@ def test_archive_reading_skips_escapes_and_links():
 
 
 def test_single_gzipped_tex_pdf_only_and_bombs(monkeypatch):
-    import curator.eprint as eprint
+    import curator.papers.eprint as eprint
 
     monkeypatch.setattr(eprint, "MAX_UNPACKED", 100_000)  # the cap itself, made small to keep the test fast
     assert read_sources(gzip.compress(b"\\documentclass{article}")).files == {"main.tex": "\\documentclass{article}"}

@@ -1,8 +1,8 @@
-"""curator.render: ranking, ties, status labels, determinism and the committed README."""
+"""curator.board.render: ranking, ties, status labels, determinism and the committed README."""
 
 from factories import make_entry
 
-from curator.render import group_by_setting, ranked_rows, render_markdown, status_label, write_readme
+from curator.board.render import group_by_setting, ranked_rows, render_markdown, status_label, write_readme
 
 
 def _e(eid, cert, **kw):
@@ -19,7 +19,7 @@ def test_rank_ties_share_a_rank():
 
 def test_status_labels_never_come_from_the_entry_itself():
     # An entry's own `reports[]` list proves nothing: only a stored report that passes
-    # curator.reverification's checks makes a row re-verified (tests/test_reverification.py).
+    # curator.board.reverification's checks makes a row re-verified (tests/test_reverification.py).
     report = {"path": "reports/x/" + "a" * 64 + ".json", "sha256": "a" * 64, "verdict": "confirmed", "date": "2026-01-01"}
     assert status_label(make_entry(status="verified", reports=[report])) == "claimed"
     assert status_label(make_entry(status="verified")) == "claimed"
@@ -71,7 +71,7 @@ def test_write_readme_and_check(tmp_path, repo):
 
 
 def test_markdown_cells_of_each_state_and_the_supersede_link():
-    from curator.reverification import RowState
+    from curator.board.reverification import RowState
 
     iv = {"value": 94.32, "lower": 93.71, "upper": 94.89, "confidence": 0.99}
     states = {

@@ -1,4 +1,4 @@
-"""curator.reverification: a row is re-verified only when a stored report binds to exactly its claim,
+"""curator.board.reverification: a row is re-verified only when a stored report binds to exactly its claim,
 covers the claim's full selection and its numbers are what its per-sample arrays give.
 
 Every report here comes from a real ``curator verify`` run (crown + pgd on the bundled digits model)."""
@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from curator import store
-from curator.digest import claim_digest
-from curator.jsonio import dumps
-from curator.reverification import board_states, coverage, report_problems, row_state
-from curator.verify import VerifyOptions, verify_entry
+from curator.board import store
+from curator.core.digest import claim_digest
+from curator.core.jsonio import dumps
+from curator.board.reverification import board_states, coverage, report_problems, row_state
+from curator.verify.pipeline import VerifyOptions, verify_entry
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SELECTION = {"kind": "all"}  # the whole 360-image digits split: the publishable minimum there
@@ -158,7 +158,7 @@ def test_a_refuting_report_shows_refuted_and_wins_over_a_confirmation(runs, tmp_
 def _confirming(runs):
     """The over-claim's report with arrays and numbers of a confirming full run (summarize recomputes
     them; only what is needed for the two reports to disagree changes)."""
-    from curator.report import summarize
+    from curator.verify.report import summarize
 
     rep = copy.deepcopy(runs["over"])
     n = len(rep["attack"]["samples"]["index"])
@@ -194,7 +194,7 @@ def test_supersedes_links_the_legacy_row_only_from_a_measured_row(runs, tmp_path
 
 
 def test_supersedes_link_from_a_re_verified_submission(runs, tmp_path):
-    from curator.schemas import ENTRY_SCHEMA_ID, get_schema
+    from curator.core.schemas import ENTRY_SCHEMA_ID, get_schema
 
     if "supersedes" not in get_schema(ENTRY_SCHEMA_ID)["properties"]:
         pytest.skip("the entry schema has no `supersedes` field yet")
@@ -222,7 +222,7 @@ def test_coverage_line_counts_states(runs, tmp_path):
 
 
 def test_markdown_shows_the_measured_number_beside_the_claim(runs, tmp_path):
-    from curator.render import render_markdown
+    from curator.board.render import render_markdown
 
     root = _store(tmp_path, runs["entry"], runs["full"])
     entries = [dict(runs["entry"], status="verified")]

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from curator.errors import CuratorError
-from curator.sampling import indices_sha256, parse_shard, select_indices, shard
+from curator.core.errors import CuratorError
+from curator.core.sampling import indices_sha256, parse_shard, select_indices, shard
 
 
 def test_every_kth_is_cohen_protocol():
@@ -72,7 +72,7 @@ def test_shard_and_parse_errors():
 
 
 def test_shards_of_one_run_orders_and_refuses():
-    from curator.sampling import merged_shard, shards_of_one_run, sum_timings
+    from curator.core.sampling import merged_shard, shards_of_one_run, sum_timings
 
     def doc(i, n=3, run="r", seed=0, **shard):
         return {"shard": {"index": i, "count": n, "run_id": run, **shard}, "seed": seed, "timings": {"total": 1.5}}
@@ -113,7 +113,7 @@ def _indices_file(folder, text):
 
 @pytest.mark.parametrize("text", ["[1, 4, 8]", "1\n4\n8\n", "1,4,8"])
 def test_indices_file_formats_and_hash(tmp_path, text):
-    from curator.sampling import claim_indices_sha256
+    from curator.core.sampling import claim_indices_sha256
 
     sel = _indices_file(tmp_path, text)
     assert select_indices(sel, 10, base_dir=tmp_path) == [1, 4, 8]

@@ -3,7 +3,7 @@
 import pytest
 from factories import make_entry
 
-from curator.schemas import ENTRY_SCHEMA_ID, REPORT_SCHEMA_ID, get_schema, validate
+from curator.core.schemas import ENTRY_SCHEMA_ID, REPORT_SCHEMA_ID, get_schema, validate
 
 
 def _required_pointers(schema, base=""):

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from curator.api import SampleResult, Verifier, hookimpl
 from curator.cli import main
-from curator.plugins import get_host
-from curator.schemas import ENTRY_SCHEMA_ID, validate
+from curator.api.registry import get_host
+from curator.core.schemas import ENTRY_SCHEMA_ID, validate
 from scrape_support import serve_all, services  # noqa: F401  (fixture)
 
 

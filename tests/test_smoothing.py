@@ -12,7 +12,7 @@ import torch
 from scipy.stats import binom, norm
 
 from curator.api import VerifyTask
-from curator.plugins import get_registry
+from curator.api.registry import get_registry
 from curator_plugins.smoothing import Smoothing, with_defaults
 from curator_plugins.smoothing.certify import (
     look_alphas, look_schedule, norm_factor, radius_from_p, threshold,

@@ -6,8 +6,8 @@ from fractions import Fraction
 import pytest
 import yaml
 
-from curator.plugins import PluginHost
-from curator.schemas import ENTRY_SCHEMA_ID, validate
+from curator.api.registry import PluginHost
+from curator.core.schemas import ENTRY_SCHEMA_ID, validate
 from curator_plugins.sok_board import (SokBoardImporter, method_from_comment, parse_score, parse_setting, split_venue,
                                        title_slug, year_from_arxiv)
 

@@ -1,7 +1,7 @@
 import pytest
 from scipy.stats import binom
 
-from curator.stats import (
+from curator.core.stats import (
     Interval, certified_accuracy, certified_accuracy_at, cp_interval, cp_lower, cp_upper, decide, proportion,
 )
 

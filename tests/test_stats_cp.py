@@ -1,4 +1,4 @@
-"""Clopper–Pearson bounds of curator.stats (computed with scipy.special.betaincinv) against values
+"""Clopper–Pearson bounds of curator.core.stats (computed with scipy.special.betaincinv) against values
 known in closed form and against scipy.stats' beta quantile, to 1e-12."""
 
 import sys
@@ -6,7 +6,7 @@ import sys
 import pytest
 from scipy.stats import beta
 
-from curator.stats import cp_lower, cp_upper
+from curator.core.stats import cp_lower, cp_upper
 
 
 @pytest.mark.parametrize("n", [1, 2, 10, 100, 100000])
@@ -31,6 +31,6 @@ def test_same_values_as_scipy_stats_beta(k, n, alpha):
 def test_stats_module_does_not_import_scipy_stats():
     import subprocess
 
-    code = "import sys, curator.stats; print('scipy.stats' in sys.modules)"
+    code = "import sys, curator.core.stats; print('scipy.stats' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -1,8 +1,8 @@
-"""curator.store helpers (the store's commands are tested in test_approve and test_transition)."""
+"""curator.board.store helpers (the store's commands are tested in test_approve and test_transition)."""
 
 import pytest
 
-from curator.store import StorePathError, check_slug, slugify
+from curator.board.store import StorePathError, check_slug, slugify
 
 
 def test_slugify_gives_slugs_that_check_slug_accepts():

@@ -1,4 +1,4 @@
-"""curator.threads: the thread count is chosen deliberately (--threads > CURATOR_THREADS >
+"""curator.verify.threads: the thread count is chosen deliberately (--threads > CURATOR_THREADS >
 OMP_NUM_THREADS > idle CPUs clamped to [1, 4]) and applied to torch."""
 
 import os
@@ -9,7 +9,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from curator import threads
+from curator.verify import threads
 from curator.cli import main
 
 
@@ -67,7 +67,7 @@ def test_cli_option_sets_torch_threads(monkeypatch, keep_torch_threads):
 def test_before_torch_is_imported_the_environment_carries_it():
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     env[threads.ENV] = "1"
-    code = ("import sys; from curator import threads; assert 'torch' not in sys.modules; threads.configure(); "
+    code = ("import sys; from curator.verify import threads; assert 'torch' not in sys.modules; threads.configure(); "
             "import torch; print(torch.get_num_threads())")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "1"

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from boardkit import git, init_board_repo, make_entry, make_report, repo_state, write
-from curator.approve import STEPS, InjectedFault, approve
-from curator.diff import diff
-from curator.jsonio import read_json
-from curator.plugins import Registry
-from curator.transition import TransitionRefused, transition_entry
+from curator.board.approve import STEPS, InjectedFault, approve
+from curator.board.diff import diff
+from curator.core.jsonio import read_json
+from curator.api.registry import Registry
+from curator.board.transition import TransitionRefused, transition_entry
 
 CURATOR = str(Path(sys.executable).parent / "curator")
 

@@ -8,7 +8,7 @@ import copy
 
 import pytest
 
-from curator.approve import ApprovalRefused
+from curator.board.approve import ApprovalRefused
 from trustkit import approve_into, board, deterministic_claim, run, write_claim, zero_network
 
 
@@ -44,8 +44,8 @@ def test_forged_totals_and_interval_are_refused(refuted, tmp_path):
 
 
 def test_ci_publish_uses_the_same_check(refuted):
-    from curator.ci import CiError, _check_report_binding
-    from curator.jsonio import read_json
+    from curator.ci.jobs import CiError, _check_report_binding
+    from curator.core.jsonio import read_json
 
     path, report = refuted
     forged = copy.deepcopy(report)

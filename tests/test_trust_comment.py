@@ -8,9 +8,10 @@ import re
 import pytest
 
 from boardkit import git, init_board_repo, make_entry
-from curator import ci, store
-from curator.diff import diff, to_markdown
-from curator.jsonio import dumps
+from curator.ci import jobs as ci
+from curator.board import store
+from curator.board.diff import diff, to_markdown
+from curator.core.jsonio import dumps
 
 HOSTILE = ("![pwn](https://evil.example/x.png) [click me](javascript:alert(1)) @octocat @org/team "
            "<img src=x onerror=alert(1)> <a href='https://evil.example'>a</a> a|b `rm -rf` **bold** "
@@ -32,7 +33,7 @@ def assert_inert(md: str) -> None:
 
 @pytest.mark.parametrize("text", [HOSTILE, "@maintainers", "x" * 5000 + "](u)", "`", "\u202eevil", ""])
 def test_md_text_output_is_one_inert_line(text):
-    from curator.mdsafe import md_text
+    from curator.core.mdsafe import md_text
 
     out = md_text(text, 200)
     assert "\n" not in out and "\r" not in out and "|" not in out and "`" not in out and "<" not in out
@@ -41,7 +42,7 @@ def test_md_text_output_is_one_inert_line(text):
 
 
 def test_md_code_keeps_plain_ids_as_code_and_escapes_the_rest():
-    from curator.mdsafe import md_code
+    from curator.core.mdsafe import md_code
 
     assert md_code("submissions/demo-net.json") == "`submissions/demo-net.json`"
     assert "`" not in md_code("a`b") and "](" not in md_code("[x](y)")

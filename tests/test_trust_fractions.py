@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from curator.approve import ApprovalRefused
-from curator.validate import check_entry
-from curator.verify import VerifyError
+from curator.board.approve import ApprovalRefused
+from curator.core.validate import check_entry
+from curator.verify.pipeline import VerifyError
 from trustkit import approve_into, board, example, run, set_path, write_claim
 
 
 def _errors(entry):
-    from curator.plugins import get_registry
+    from curator.api.registry import get_registry
 
     return [p for p in check_entry(entry, f"{entry['id']}.json", get_registry()) if p.severity == "error"]
 

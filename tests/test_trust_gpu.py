@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from curator.api import SampleResult, Verifier, hookimpl
-from curator.plugins import PluginHost
-from curator.verify import VerifyOptions, verify_entry
+from curator.api.registry import PluginHost
+from curator.verify.pipeline import VerifyOptions, verify_entry
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CUDA = torch.cuda.is_available()
@@ -98,8 +98,8 @@ def conv_net() -> nn.Module:
 @needs_cuda
 @pytest.mark.parametrize("method", ["ibp", "crown"])
 def test_cpu_and_cuda_bounds_agree(method, tf32_on):
-    from curator.bounds import from_module
-    from curator.numerics import strict_float32
+    from curator.engines.bounds import from_module
+    from curator.engines.numerics import strict_float32
 
     torch.manual_seed(1)
     x = torch.rand(16, 1, 8, 8)
@@ -120,7 +120,7 @@ def test_cpu_and_cuda_bounds_agree(method, tf32_on):
 
 @needs_cuda
 def test_cpu_and_cuda_smoothing_votes_agree_on_the_same_noise(tf32_on):
-    from curator.numerics import strict_float32
+    from curator.engines.numerics import strict_float32
 
     net = conv_net()
     torch.manual_seed(2)

@@ -4,7 +4,7 @@ interval and on a publishable n; the verdict carries curator's measured number a
 
 from __future__ import annotations
 
-from curator.stats import decide, proportion
+from curator.core.stats import decide, proportion
 from trustkit import example, run, set_path, write_claim
 
 

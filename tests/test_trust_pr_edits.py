@@ -17,10 +17,11 @@ import pytest
 from click.testing import CliRunner
 
 from boardkit import git, init_board_repo, make_entry, make_report
-from curator import ci, lifecycle, store
+from curator.ci import jobs as ci
+from curator.board import lifecycle, store
 from curator.cli import main
-from curator.diff import diff
-from curator.jsonio import dumps, read_json
+from curator.board.diff import diff
+from curator.core.jsonio import dumps, read_json
 
 CURATOR = str(Path(sys.executable).parent / "curator")
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from curator.approve import ApprovalRefused
-from curator.validate import check_entry
-from curator.verify import VerifyError
+from curator.board.approve import ApprovalRefused
+from curator.core.validate import check_entry
+from curator.verify.pipeline import VerifyError
 from trustkit import approve_into, board, confirmed_claim, deterministic_claim, example, run, set_path, write_claim
 
 
 def _registry():
-    from curator.plugins import get_registry
+    from curator.api.registry import get_registry
 
     return get_registry()
 

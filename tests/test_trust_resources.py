@@ -20,12 +20,12 @@ from onnx import TensorProto, helper, numpy_helper
 from safetensors.torch import save_file
 from torch import nn
 
-from curator import ci
+from curator.ci import jobs as ci
 from curator.api import Architecture, hookimpl
 from curator.cli import main
-from curator.errors import CuratorError
-from curator.models import load_model
-from curator.plugins import PluginHost
+from curator.core.errors import CuratorError
+from curator.verify.models import load_model
+from curator.api.registry import PluginHost
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -70,7 +70,7 @@ def tiny_weights(tmp_path: Path) -> Path:
 
 
 def test_huge_fc_kwargs_with_a_1kb_weights_file_are_refused_before_building(tmp_path, registry):
-    from curator.model_budget import ModelBudgetError
+    from curator.verify.model_budget import ModelBudgetError
 
     block = {"format": "safetensors", "architecture": {"name": "fc", "kwargs": {
         "input_shape": [1, 64, 64], "hidden": [4096, 4096], "num_classes": 10}}, "input_shape": [1, 64, 64],
@@ -80,7 +80,7 @@ def test_huge_fc_kwargs_with_a_1kb_weights_file_are_refused_before_building(tmp_
 
 
 def test_parameter_and_depth_caps_are_measured_on_the_meta_device(tmp_path, registry):
-    from curator.model_budget import MAX_PARAMETERS, ModelBudgetError, check_model_budget, meta_shapes
+    from curator.verify.model_budget import MAX_PARAMETERS, ModelBudgetError, check_model_budget, meta_shapes
 
     # 64 hidden layers of 65,536 units: 2.7e11 parameters (over a terabyte) if it were built for real.
     huge = {"format": "safetensors", "architecture": {"name": "fc", "kwargs": {
@@ -96,7 +96,7 @@ def test_parameter_and_depth_caps_are_measured_on_the_meta_device(tmp_path, regi
 
 
 def test_a_fitting_network_passes_the_budget_and_loads(registry):
-    from curator.model_budget import check_model_budget
+    from curator.verify.model_budget import check_model_budget
 
     entry = json.loads((EXAMPLES / "digits-smoothing.json").read_text())
     sizes = check_model_budget(entry["model"], EXAMPLES / "digits-mlp.safetensors", registry)
@@ -121,7 +121,7 @@ def onnx_chain(depth: int) -> bytes:
 
 
 def test_a_200_deep_onnx_chain_is_refused_with_a_clear_error():
-    from curator.onnx_import import OnnxImportError, onnx_to_torch
+    from curator.engines.onnx import OnnxImportError, onnx_to_torch
 
     assert len(onnx_to_torch(onnx_chain(8))) == 16
     with pytest.raises(OnnxImportError, match=r"200 weight layers .*over curator's limit of 128"):
@@ -132,7 +132,7 @@ def test_a_200_deep_onnx_chain_is_refused_with_a_clear_error():
 
 LATEX_BACKSTOP = textwrap.dedent(r"""
     import sys
-    from curator.latex_tables import MAX_CELL_CHARS, clean_cell, find_tables
+    from curator.papers.latex_tables import MAX_CELL_CHARS, clean_cell, find_tables
     cases = [
         "\\ell_" + " " * 200_000,                      # nested \s* around _ : quadratic before
         "{" * 8192, "}" * 8192, "\\" * 8192, "\\{" * 4096,
@@ -156,7 +156,7 @@ def test_hostile_latex_cells_are_cleaned_within_a_bounded_budget():
 
 
 def test_clean_cell_still_reads_the_table_idioms():
-    from curator.latex_tables import clean_cell
+    from curator.papers.latex_tables import clean_cell
 
     assert clean_cell(r"\textbf{97.95} $\pm$ 0.05") == "97.95 ± 0.05"
     assert clean_cell(r"$\epsilon=\frac{8}{255}$ \cite[p.~3]{x}") == "ε=8/255"
@@ -168,7 +168,7 @@ def test_clean_cell_still_reads_the_table_idioms():
 
 
 def test_two_million_nested_parentheses_are_a_clean_error_naming_the_file(tmp_path):
-    from curator.vnnlib import VnnlibError, read_vnnlib
+    from curator.engines.vnnlib import VnnlibError, read_vnnlib
 
     path = tmp_path / "deep.vnnlib"
     path.write_text("(declare-const X_0 Real)\n" + "(" * 2_000_000 + ")" * 2_000_000 + "\n")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from curator.verify import VerifyError, VerifyOptions, verify_entry
+from curator.verify.pipeline import VerifyError, VerifyOptions, verify_entry
 from trustkit import example, set_path, write_claim
 
 FAST = {"certification__params__n": 500, "certification__params__n0": 20}
@@ -32,7 +32,7 @@ def test_a_sharded_run_needs_its_seed_given(tmp_path):
 
 
 def test_ci_plan_picks_one_fresh_seed_per_run_for_all_its_shards(tmp_path):
-    from curator import ci
+    from curator.ci import jobs as ci
 
     claims = tmp_path / "claims" / "submissions"
     claims.mkdir(parents=True)

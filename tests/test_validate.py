@@ -1,4 +1,4 @@
-"""Semantic rules, plugin checks, duplicates and hostile files of curator.validate."""
+"""Semantic rules, plugin checks, duplicates and hostile files of curator.core.validate."""
 
 import json
 import os
@@ -8,9 +8,9 @@ import pytest
 from factories import make_entry, write_entry
 
 from curator.api import Architecture, Dataset, Verifier, hookimpl
-from curator.errors import UsageError
-from curator.plugins import PluginHost
-from curator.validate import check_entry, validate_paths
+from curator.core.errors import UsageError
+from curator.api.registry import PluginHost
+from curator.core.validate import check_entry, validate_paths
 
 
 def problems(entry, registry=None, file=None):
@@ -281,7 +281,7 @@ def model_entry(model, **kw):
 
 @pytest.fixture(scope="module")
 def installed():
-    from curator.plugins import get_registry
+    from curator.api.registry import get_registry
 
     return get_registry()
 

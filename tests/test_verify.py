@@ -13,11 +13,11 @@ import pytest
 import torch
 
 from curator.api import Attack, SampleResult, Verifier, hookimpl
-from curator.errors import CuratorError
-from curator.plugins import PluginHost
-from curator.report import ReportError, check_schema, merge_reports
-from curator.sampling import indices_sha256, select_indices
-from curator.verify import VerifyError, VerifyOptions, resolve_model_url, verify_entry
+from curator.core.errors import CuratorError
+from curator.api.registry import PluginHost
+from curator.verify.report import ReportError, check_schema, merge_reports
+from curator.core.sampling import indices_sha256, select_indices
+from curator.verify.pipeline import VerifyError, VerifyOptions, resolve_model_url, verify_entry
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -5,7 +5,7 @@ import json
 from click.testing import CliRunner
 
 from curator.cli import main
-from curator.report import load_report
+from curator.verify.report import load_report
 
 from test_verify import copy_example
 

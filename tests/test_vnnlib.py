@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from curator.onnx_import import onnx_to_torch
-from curator.vnnlib import VnnlibError, parse_vnnlib, read_vnnlib
+from curator.engines.onnx import onnx_to_torch
+from curator.engines.vnnlib import VnnlibError, parse_vnnlib, read_vnnlib
 
 
 def test_every_mnist_fc_property(shared):
@@ -64,7 +64,7 @@ def test_parse_small_property_and_errors():
 
 
 def test_oversized_gzip_is_refused(tmp_path, monkeypatch):
-    import curator.vnnlib as vnnlib
+    import curator.engines.vnnlib as vnnlib
 
     monkeypatch.setattr(vnnlib, "MAX_VNNLIB_BYTES", 1000)
     bomb = tmp_path / "bomb.vnnlib.gz"

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from curator.api import VerifyTask
-from curator.plugins import get_registry
+from curator.api.registry import get_registry
 
 from mnist_idx import mnist_test, wong_kolter_model
 

@@ -46,8 +46,8 @@ def zero_network(folder: Path, hidden: int = 8) -> tuple[Path, dict[str, Any]]:
     """An ``fc`` network whose weights are all zero, saved with safetensors; returns (path, model block)."""
     from safetensors.torch import save_file
 
-    from curator.jsonio import sha256_file
-    from curator.plugins import get_registry
+    from curator.core.jsonio import sha256_file
+    from curator.api.registry import get_registry
 
     kwargs = {"input_shape": [1, 8, 8], "hidden": [hidden], "num_classes": 10}
     net = get_registry().get("architecture", "fc").build(**kwargs)
@@ -73,7 +73,7 @@ def deterministic_claim(entry_id: str, model: dict[str, Any], certified: float, 
 
 
 def run(path: Path, tmp: Path, **kw: Any) -> dict[str, Any]:
-    from curator.verify import VerifyOptions, verify_entry
+    from curator.verify.pipeline import VerifyOptions, verify_entry
 
     kw.setdefault("seed", 0)
     return verify_entry(path, VerifyOptions(cache_dir=tmp / "cache", progress=False, device="cpu", **kw))
@@ -102,8 +102,8 @@ def write_report(tmp: Path, report: dict[str, Any], name: str = "report.json") -
 
 def approve_into(board_repo: Path, entry_path: Path, report: dict[str, Any], tmp: Path):
     """``curator approve --publish`` with the installed plugins (their protocol floors apply)."""
-    from curator.approve import approve
-    from curator.plugins import get_registry
+    from curator.board.approve import approve
+    from curator.api.registry import get_registry
 
     sub = board_repo.parent / "submissions" / entry_path.name
     sub.parent.mkdir(parents=True, exist_ok=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ..approve import approve
-from .common import emit, format_option
+from curator.board.approve import approve
+from curator.cli.common import emit, format_option
 
 
 @click.command("approve")
@@ -27,7 +27,7 @@ def approve_command(submission, report, pr, no_commit, store_root, publish, supe
 
     Refuses (exit 1, nothing written) unless the report is schema-valid, belongs to exactly this
     claim (digest, model sha256, verifier and params), says confirmed, and may publish it
-    (curator.publication: the claim's full selection on enough samples, numbers and verdict as
+    (curator.board.publication: the claim's full selection on enough samples, numbers and verdict as
     recomputed from its per-sample arrays, the verifier's protocol floor). Commits entry, report
     and the re-rendered README as the bot (CURATOR_BOT_NAME / CURATOR_BOT_EMAIL).
 

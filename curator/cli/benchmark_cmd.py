@@ -14,9 +14,9 @@ from typing import Any
 
 import click
 
-from ..errors import UsageError
-from .common import emit, format_option
-from .threads_option import threads_option
+from curator.core.errors import UsageError
+from curator.cli.common import emit, format_option
+from curator.cli.threads_option import threads_option
 
 
 class DefaultRunGroup(click.Group):
@@ -58,7 +58,7 @@ def text_summary(result: dict[str, Any], out: Path | None) -> str:
 
 
 def _finish(result: dict[str, Any], out: Path | None, fmt: str) -> None:
-    from ..benchmark_result import write_result
+    from curator.benchmark.result import write_result
 
     if out is not None:
         write_result(out, result)
@@ -94,9 +94,9 @@ def benchmark_group() -> None:
 def run_command(suite: Path, out, shard_text, shared, samples, models, verifiers, device, cache_dir, quiet,
                 fmt) -> None:
     """Run SUITE (a suite JSON file) and print the tables' numbers."""
-    from ..benchmark import BenchOptions, result_filename, run_suite
-    from ..sampling import parse_shard
-    from .verify_cmd import progress_factory
+    from curator.benchmark.runner import BenchOptions, result_filename, run_suite
+    from curator.core.sampling import parse_shard
+    from curator.cli.verify_cmd import progress_factory
 
     if not suite.is_file():
         raise UsageError(f"{suite}: no such file")
@@ -121,7 +121,7 @@ def run_command(suite: Path, out, shard_text, shared, samples, models, verifiers
 @format_option
 def merge_command(results: tuple[Path, ...], out: Path, fmt: str) -> None:
     """Merge the shard results of one benchmark run; every number is recomputed."""
-    from ..benchmark_result import load_result, merge_results
+    from curator.benchmark.result import load_result, merge_results
 
     merged = merge_results([load_result(p) for p in results], [str(p) for p in results])
     _finish(merged, out, fmt)
@@ -134,8 +134,8 @@ def merge_command(results: tuple[Path, ...], out: Path, fmt: str) -> None:
 @format_option
 def render_command(results: tuple[Path, ...], out: Path, fmt: str) -> None:
     """Write OUT/README.md (one table per dataset, ε and model) and OUT/plots/*.svg."""
-    from ..benchmark_render import write_markdown
-    from ..benchmark_result import load_result
+    from curator.benchmark.render import write_markdown
+    from curator.benchmark.result import load_result
 
     written = write_markdown([load_result(p) for p in results], out)
     emit({"written": [str(p) for p in written]}, fmt, lambda d: "\n".join(f"wrote {p}" for p in d["written"]))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from ..reverification import ANNOTATION_STATES
-from .common import emit, format_option
+from curator.board.reverification import ANNOTATION_STATES
+from curator.cli.common import emit, format_option
 
 
 @click.group("board")
@@ -28,8 +28,8 @@ def annotate_command(ids: tuple[str, ...], store: Path, state: str, reason: str,
     """Record why the entries IDS cannot be re-verified, or that they are pending (idempotent).
 
     The note only ever lowers what a row shows: `re-verified` comes from a stored report alone."""
-    from ..annotate import annotate
-    from ..errors import UsageError
+    from curator.board.annotate import annotate
+    from curator.core.errors import UsageError
 
     if not ids and not all_legacy:
         raise UsageError("name entry ids or give --all-legacy")

@@ -1,4 +1,4 @@
-"""``curator ci …``: the steps the GitHub workflows run, one subcommand each (logic in curator.ci)."""
+"""``curator ci …``: the steps the GitHub workflows run, one subcommand each (logic in curator.ci.jobs)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from .. import ci
-from .common import emit, format_option
+from curator.ci import jobs as ci
+from curator.cli.common import emit, format_option
 
 repo_option = click.option(
     "--repo", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
@@ -151,7 +151,7 @@ def fetch_reports(commit: str, out_dir: Path, pr_out: Path | None, github_repo: 
     """Download the re-verification reports of the PR that COMMIT merged (token: $GH_TOKEN)."""
     import os
 
-    from ..ci_github import GitHub, fetch_reports as fetch
+    from curator.ci.github import GitHub, fetch_reports as fetch
 
     if base and head:
         added = [c for c in ci.changed_files(repo, ci.push_base(repo, base, head), head)

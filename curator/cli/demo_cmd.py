@@ -18,17 +18,17 @@ from pathlib import Path
 
 import click
 
-from ..errors import UsageError
-from ..render import find_setting, group_by_setting, load_valid_entries, ranked_rows, terminal_table, write_readme
-from ..validate import iter_problem_lines, validate_paths
+from curator.core.errors import UsageError
+from curator.board.render import find_setting, group_by_setting, load_valid_entries, ranked_rows, terminal_table, write_readme
+from curator.core.validate import iter_problem_lines, validate_paths
 
 SHOWCASE = ("cifar10", "linf", 8 / 255)
 EXAMPLE = Path("examples") / "digits-smoothing.json"
 
 
 def verify_example(example: Path, samples: int | None, quiet: bool) -> bool:
-    from ..verify import VerifyOptions, verify_entry
-    from .verify_cmd import progress_factory, text_summary
+    from curator.verify.pipeline import VerifyOptions, verify_entry
+    from curator.cli.verify_cmd import progress_factory, text_summary
 
     if not example.is_file():
         raise UsageError(f"no example claim at {example} (run from the repository root, or pass --example)")
@@ -51,8 +51,8 @@ def verify_example(example: Path, samples: int | None, quiet: bool) -> bool:
 
 def _same_entries(store: Path, other: Path) -> bool:
     """Every imported entry is in ``store`` as imported (the maintainers' re-verification note aside)."""
-    from ..jsonio import read_json
-    from ..reverification import ANNOTATION_FIELD
+    from curator.core.jsonio import read_json
+    from curator.board.reverification import ANNOTATION_FIELD
 
     def claims(root: Path) -> dict[Path, dict]:
         out = {}
@@ -93,7 +93,7 @@ def demo_command(store: Path, board: Path | None, do_verify: bool, example: Path
     ok &= report.ok
 
     if board is not None:
-        from .import_cmd import import_into
+        from curator.cli.import_cmd import import_into
 
         with tempfile.TemporaryDirectory() as tmp:
             doc = import_into("sok-board", board, Path(tmp))
@@ -113,7 +113,7 @@ def demo_command(store: Path, board: Path | None, do_verify: bool, example: Path
     if found:
         setting, members = found
         click.echo(f"\n{setting.title}\n")
-        from ..reverification import board_states
+        from curator.board.reverification import board_states
 
         click.echo(terminal_table(ranked_rows(members, board_states(store, members))[:5]))
     sys.exit(0 if ok else 1)

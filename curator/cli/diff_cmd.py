@@ -6,8 +6,8 @@ import json
 
 import click
 
-from ..diff import diff, to_markdown
-from ..errors import CuratorError
+from curator.board.diff import diff, to_markdown
+from curator.core.errors import CuratorError
 
 
 @click.command("diff")

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import click
 
-from ..errors import CuratorError, UsageError
-from ..jsonio import dumps, write_bytes_atomic
-from ..plugins import get_registry
-from ..reverification import ANNOTATION_FIELD
-from ..store import StorePathError, entry_path, iter_entry_files
-from ..jsonio import read_json, JsonFileError
-from ..validate import check_entry, find_duplicates
-from .common import emit, format_option
+from curator.core.errors import CuratorError, UsageError
+from curator.core.jsonio import dumps, write_bytes_atomic
+from curator.api.registry import get_registry
+from curator.board.reverification import ANNOTATION_FIELD
+from curator.board.store import StorePathError, entry_path, iter_entry_files
+from curator.core.jsonio import read_json, JsonFileError
+from curator.core.validate import check_entry, find_duplicates
+from curator.cli.common import emit, format_option
 
 
 def import_into(importer_name: str, source: Path, store: Path) -> dict:

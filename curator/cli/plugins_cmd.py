@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import click
 
-from ..plugins import get_host
-from .common import emit, format_option
+from curator.api.registry import get_host
+from curator.cli.common import emit, format_option
 
 
 def _text(doc: dict) -> str:

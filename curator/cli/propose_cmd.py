@@ -10,18 +10,18 @@ from typing import Any
 
 import click
 
-from ..errors import CuratorError, UsageError
-from ..eprint import download, read_sources
-from ..http import HttpClient, ScrapeError
-from ..jsonio import write_json_atomic
-from ..latex_tables import find_tables
-from ..plugins import get_registry
-from ..propose import Claim, latex_title, read_table
-from ..refs import arxiv_id, normalise_title
-from ..schemas import ENTRY_SCHEMA_ID, validate
-from ..store import slugify
-from ..scrape import paper_block, resolve
-from .common import emit, format_option
+from curator.core.errors import CuratorError, UsageError
+from curator.papers.eprint import download, read_sources
+from curator.papers.http import HttpClient, ScrapeError
+from curator.core.jsonio import write_json_atomic
+from curator.papers.latex_tables import find_tables
+from curator.api.registry import get_registry
+from curator.papers.propose import Claim, latex_title, read_table
+from curator.core.refs import arxiv_id, normalise_title
+from curator.core.schemas import ENTRY_SCHEMA_ID, validate
+from curator.board.store import slugify
+from curator.papers.scrape import paper_block, resolve
+from curator.cli.common import emit, format_option
 
 
 def draft_entry(claim: Claim, paper: dict[str, Any], aid: str) -> dict[str, Any]:

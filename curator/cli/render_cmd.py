@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from ..errors import CuratorError, UsageError
-from ..radius import parse_radius
-from ..reverification import board_states, coverage
-from ..render import README, find_setting, group_by_setting, load_valid_entries, ranked_rows, terminal_table, write_readme
-from .common import emit, format_option
+from curator.core.errors import CuratorError, UsageError
+from curator.core.radius import parse_radius
+from curator.board.reverification import board_states, coverage
+from curator.board.render import README, find_setting, group_by_setting, load_valid_entries, ranked_rows, terminal_table, write_readme
+from curator.cli.common import emit, format_option
 
 store_option = click.option("--store", type=click.Path(path_type=Path), default=Path("leaderboard"), show_default=True,
                             help="The leaderboard store (entries/ inside it).")
@@ -29,7 +29,7 @@ def _check_store(store: Path) -> None:
 def render_command(store: Path, check: bool, fmt: str) -> None:
     """Write STORE/README.md: one ranked table per setting (and STORE/benchmark/README.md from the
     benchmark results in STORE/benchmark/*.json, when there are any)."""
-    from ..benchmark_render import RESULTS_DIR, store_results, write_markdown
+    from curator.benchmark.render import RESULTS_DIR, store_results, write_markdown
 
     _check_store(store)
     current = write_readme(store, check=check)

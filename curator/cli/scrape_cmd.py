@@ -10,16 +10,16 @@ from typing import Any
 
 import click
 
-from ..errors import CuratorError, UsageError
-from ..http import HttpClient
-from ..jsonio import dumps, write_text_atomic
-from ..plugins import get_registry
-from ..radius import parse_radius
-from ..refs import normalise_title
-from ..schemas import ENTRY_SCHEMA_ID, validate
-from ..store import slugify
-from ..scrape import link_published, paper_block, record_dict, resolve
-from .common import emit, format_option
+from curator.core.errors import CuratorError, UsageError
+from curator.papers.http import HttpClient
+from curator.core.jsonio import dumps, write_text_atomic
+from curator.api.registry import get_registry
+from curator.core.radius import parse_radius
+from curator.core.refs import normalise_title
+from curator.core.schemas import ENTRY_SCHEMA_ID, validate
+from curator.board.store import slugify
+from curator.papers.scrape import link_published, paper_block, record_dict, resolve
+from curator.cli.common import emit, format_option
 
 offline_option = click.option(
     "--offline", is_flag=True, help="Answer from the response cache only (expired entries included); a miss is an error."
@@ -77,8 +77,8 @@ def offline_record(ref: str, title: str | None = None):
     """A paper record from the reference itself, for ``new --offline`` on a fresh clone (no cached
     scraper answers): the arXiv id, DOI, OpenReview id or URL it names, ``title`` (else the
     reference, marked TODO), no authors, no year — the submitter completes them."""
-    from ..api import PaperRecord
-    from ..refs import classify
+    from curator.api import PaperRecord
+    from curator.core.refs import classify
 
     r = classify(ref)
     fields = {"arxiv": None, "doi": None, "openreview": None, "url": None}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import emit, format_option
+from curator.cli.common import emit, format_option
 
 
 @click.command("site")
@@ -14,7 +14,7 @@ from .common import emit, format_option
 @format_option
 def site_command(out, store_root, fmt):
     """Build the static site (HTML + SVG plots) from the store into OUT."""
-    from ..site import build_site
+    from curator.site import build_site
 
     summary = build_site(store_root, out)
 

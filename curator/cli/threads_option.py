@@ -1,4 +1,4 @@
-"""``--threads N``: the CPU thread count of curator's torch work (see :mod:`curator.threads`).
+"""``--threads N``: the CPU thread count of curator's torch work (see :mod:`curator.verify.threads`).
 
 Accepted by the ``curator`` group and by the commands that run models (verify, benchmark run); it
 is applied while the command line is parsed, before any command imports torch."""
@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import click
 
-from .. import threads
+from curator.verify import threads
 
-_META_KEY = "curator.threads"
+_META_KEY = "curator.verify.threads"
 
 
 def _apply(ctx: click.Context, param: click.Parameter, value: int | None) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ..transition import transition_entry
-from .common import emit, format_option
+from curator.board.transition import transition_entry
+from curator.cli.common import emit, format_option
 
 
 @click.command("transition")

@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from ..validate import iter_problem_lines, validate_paths
-from .common import emit, format_option
+from curator.core.validate import iter_problem_lines, validate_paths
+from curator.cli.common import emit, format_option
 
 
 @click.command("validate")
@@ -27,9 +27,9 @@ def validate_command(paths: tuple[str, ...], no_plugins: bool, online: bool, off
     """
     report = validate_paths(paths, use_plugins=not no_plugins, store=store)
     if online or offline:
-        from ..http import HttpClient
-        from ..online_check import check_online
-        from ..plugins import get_registry
+        from curator.papers.http import HttpClient
+        from curator.papers.online_check import check_online
+        from curator.api.registry import get_registry
 
         scrapers = get_registry().all("scraper")
         http = HttpClient(offline=offline)

@@ -14,9 +14,9 @@ from typing import Any
 
 import click
 
-from ..errors import UsageError
-from .common import emit, format_option
-from .threads_option import threads_option
+from curator.core.errors import UsageError
+from curator.cli.common import emit, format_option
+from curator.cli.threads_option import threads_option
 
 OK_VERDICTS = ("confirmed", "partial")
 
@@ -80,7 +80,7 @@ def text_summary(report: dict[str, Any], out: Path | None = None) -> str:
 
 
 def _finish(report: dict[str, Any], out: Path | None, fmt: str) -> None:
-    from ..report import write_report
+    from curator.verify.report import write_report
 
     if out is not None:
         write_report(out, report)
@@ -120,8 +120,8 @@ def verify_command(entry: Path, samples, all_, device, shard_text, out, seed, da
 
     Exit code 0: confirmed (or a partial shard); 1: refuted, unconfirmed, error or failure.
     """
-    from ..sampling import parse_shard
-    from ..verify import VerifyOptions, verify_entry
+    from curator.core.sampling import parse_shard
+    from curator.verify.pipeline import VerifyOptions, verify_entry
 
     if samples is not None and all_:
         raise UsageError("--samples and --all exclude each other")
@@ -145,7 +145,7 @@ def verify_command(entry: Path, samples, all_, device, shard_text, out, seed, da
 @format_option
 def merge_reports_command(reports: tuple[Path, ...], out: Path, fmt: str) -> None:
     """Merge the shard reports of one run; totals, interval and verdict are recomputed."""
-    from ..report import load_report, merge_reports
+    from curator.verify.report import load_report, merge_reports
 
     loaded = [load_report(p) for p in reports]
     merged = merge_reports(loaded, [str(p) for p in reports])
@@ -167,7 +167,7 @@ def report_group() -> None:
 def certified_accuracy_command(log: Path, radii: tuple[float, ...], confidence: float, fmt: str) -> None:
     """Certified accuracy at each --radius from a per-sample smoothing LOG in Cohen et al.'s format
     (tab-separated idx label predict radius correct time; predict -1 = abstain)."""
-    from ..cohen_log import certified_accuracy, read_log
+    from curator.verify.cohen_log import certified_accuracy, read_log
 
     rows = read_log(log)
     data = {"log": str(log), "n": len(rows),

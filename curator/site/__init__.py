@@ -11,7 +11,7 @@ Layout of the output folder::
     style.css
 
 A row's state (re-verified, refuted, unconfirmed, not re-verifiable, pending, claimed) is
-:func:`curator.reverification.board_states` — the same as the README's: a row is re-verified only
+:func:`curator.board.reverification.board_states` — the same as the README's: a row is re-verified only
 when a stored report on exactly its claim and full selection confirms it, never because of what the
 entry says about itself.
 
@@ -34,11 +34,12 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from .. import __version__, store
-from ..errors import CuratorError
-from ..jsonio import read_json
-from ..reverification import RowState, board_states, coverage
-from . import plots
+from curator import __version__
+from curator.board import store
+from curator.core.errors import CuratorError
+from curator.core.jsonio import read_json
+from curator.board.reverification import RowState, board_states, coverage
+from curator.site import plots
 
 MARKER = ".curator-site"
 # Re-verification state → CSS class of its badge.
@@ -74,7 +75,7 @@ def _env() -> Environment:
 
 
 def _report_of(root: Path, state: RowState) -> dict[str, Any] | None:
-    """The report behind a report-backed state (already checked by curator.reverification)."""
+    """The report behind a report-backed state (already checked by curator.board.reverification)."""
     if not state.from_report:
         return None
     return read_json(root / state.report)
@@ -115,8 +116,8 @@ def _rows(entries: list[dict[str, Any]], states: dict[str, RowState], links: dic
 
 
 def _benchmark_page(root: Path, tmp: Path, env: Environment) -> bool:
-    """``benchmark.html`` and its plots from the store's benchmark results (curator.benchmark_render)."""
-    from ..benchmark_render import model_tables, plots_for, store_results
+    """``benchmark.html`` and its plots from the store's benchmark results (curator.benchmark.render)."""
+    from curator.benchmark.render import model_tables, plots_for, store_results
 
     results = store_results(root)
     if not results:

@@ -1,7 +1,7 @@
 """Bundled architectures: the standard small networks of the certified-robustness literature.
 
 Every network is a plain ``nn.Sequential`` of Linear, Conv2d, ReLU, Flatten, BatchNorm (eval),
-AvgPool2d and :class:`curator.layers.Residual`, the vocabulary curator's bound engine
+AvgPool2d and :class:`curator.engines.layers.Residual`, the vocabulary curator's bound engine
 understands. Layer indices match the published code where weights exist (e.g. the Wong & Kolter
 2018 MNIST model's ``0.weight … 7.bias``), so published state_dicts load unchanged. Sources are
 listed in docs/architectures.md.
@@ -42,7 +42,7 @@ class _Arch(Architecture):
     def __init__(self, name: str, description: str, schema: dict[str, Any], factory: Callable[..., Any],
                  takes_input_shape: bool = False):
         self.name = name
-        # True: kwargs.input_shape defaults to the claim's model.input_shape (curator.models.architecture_kwargs).
+        # True: kwargs.input_shape defaults to the claim's model.input_shape (curator.verify.models.architecture_kwargs).
         self.takes_input_shape = takes_input_shape
         self.version = __version__
         self.description = description
@@ -149,7 +149,7 @@ def build_cnn_7layer(in_channels: int, in_size: int, num_classes: int, width: in
 def build_resnet_small(in_channels: int, in_size: int, num_classes: int, width: int, blocks: int, batchnorm: bool):
     from torch import nn
 
-    from curator.layers import Residual
+    from curator.engines.layers import Residual
 
     def conv_bn(cin: int, cout: int, stride: int) -> list[nn.Module]:
         mods: list[nn.Module] = [nn.Conv2d(cin, cout, 3, stride=stride, padding=1)]
@@ -239,11 +239,11 @@ def build_sequential(input_shape: list[int], layers: list[dict[str, Any]]):
 
 
 def build_cascade(stages: list[dict[str, Any]], input_shape: list[int] | None = None):
-    """A :class:`curator.cascade.Cascade` of registered architectures (stage ``i``'s weights are
+    """A :class:`curator.engines.cascade.Cascade` of registered architectures (stage ``i``'s weights are
     state_dict ``i`` of the checkpoint's list, see ``model.state_dict_key``)."""
-    from curator.cascade import Cascade
-    from curator.models import build_architecture
-    from curator.plugins import get_registry
+    from curator.engines.cascade import Cascade
+    from curator.verify.models import build_architecture
+    from curator.api.registry import get_registry
 
     registry = get_registry()
     built = []
@@ -336,7 +336,7 @@ ARCHITECTURES = [
     ),
     _Arch(
         "resnet-small",
-        "Small ResNet with curator.layers.Residual: 3 stages (w, 2w, 4w), `blocks` basic blocks each, AvgPool, FC 100.",
+        "Small ResNet with curator.engines.layers.Residual: 3 stages (w, 2w, 4w), `blocks` basic blocks each, AvgPool, FC 100.",
         _schema(
             {
                 **_IMAGE,
@@ -361,7 +361,7 @@ ARCHITECTURES = [
     _Arch(
         "cascade",
         "Wong et al. 2018 cascade: `stages` (registered architectures), sample routed to the first stage that "
-        "certifies it; certified with curator.cascade's sound rule (docs/verifiers.md).",
+        "certifies it; certified with curator.engines.cascade's sound rule (docs/verifiers.md).",
         _schema({"input_shape": _INPUT_SHAPE,
                  "stages": {"type": "array", "minItems": 1, "maxItems": 16,
                             "items": {"type": "object", "additionalProperties": False, "required": ["name"],

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from xml.etree import ElementTree
 
-from curator import refs
+from curator.core import refs
 from curator.api import PaperRecord, Scraper, hookimpl
-from curator.http import HttpClient, NotFound, Response, ScrapeError, base_url
+from curator.papers.http import HttpClient, NotFound, Response, ScrapeError, base_url
 
 __version__ = "1.0.0"
 

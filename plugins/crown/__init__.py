@@ -48,7 +48,7 @@ class CROWN(Verifier):
     per_sample_radius = True
 
     def verify(self, task: VerifyTask) -> list[SampleResult]:
-        from curator.bounds.certify import certify_task  # lazily: torch is not needed to list plugins
+        from curator.engines.bounds.certify import certify_task  # lazily: torch is not needed to list plugins
 
         p = params_with_defaults(PARAMS_SCHEMA, task.params)
         alpha = {"iterations": int(p["alpha_iterations"]), "lr": float(p["alpha_lr"])}

@@ -1,6 +1,6 @@
 """Bundled test sets: mnist, cifar10, cifar10-first100, imagenet, digits, npz.
 
-Downloads go through :func:`curator.artifacts.fetch` (pinned sha256, cache, retries); a file the
+Downloads go through :func:`curator.verify.artifacts.fetch` (pinned sha256, cache, retries); a file the
 user already has under ``data_dir`` (``--data-dir`` / ``$CURATOR_DATA``) is looked for first and
 must hold the same pinned content. Details and mirrors: docs/artifacts.md.
 """
@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from curator.api import Dataset, DatasetSplit, hookimpl
-from curator.artifacts import fetch, fetch_any, find_local
+from curator.verify.artifacts import fetch, fetch_any, find_local
 
 __version__ = "1.0.0"
 
@@ -79,7 +79,7 @@ class MNIST(Dataset):
     def load(self, data_dir: Path | None, cache_dir: Path, progress: bool = True) -> DatasetSplit:
         import torch
 
-        from curator import datasets as ds  # lazily: torch is not needed to list plugins
+        from curator.verify import datasets as ds  # lazily: torch is not needed to list plugins
 
         data_dir = ds.data_dir_from_env(data_dir)
         img_path, img_src = self._file("images", data_dir, cache_dir, progress)
@@ -109,7 +109,7 @@ class CIFAR10(Dataset):
     num_classes = 10
 
     def load(self, data_dir: Path | None, cache_dir: Path, progress: bool = True) -> DatasetSplit:
-        from curator import datasets as ds  # lazily: torch is not needed to list plugins
+        from curator.verify import datasets as ds  # lazily: torch is not needed to list plugins
 
         data_dir = ds.data_dir_from_env(data_dir)
         url = os.environ.get("CURATOR_CIFAR10_URL") or CIFAR10_URL
@@ -143,7 +143,7 @@ class CIFAR10First100(Dataset):
     FILE = "cifar10_test_first100.csv"
 
     def load(self, data_dir: Path | None, cache_dir: Path, progress: bool = True) -> DatasetSplit:
-        from curator import datasets as ds  # lazily: torch is not needed to list plugins
+        from curator.verify import datasets as ds  # lazily: torch is not needed to list plugins
 
         data_dir = ds.data_dir_from_env(data_dir)
         for path in _candidates(data_dir, ("", "cifar10"), self.FILE):
@@ -165,7 +165,7 @@ class ImageNet(Dataset):
     num_classes = 1000
 
     def load(self, data_dir: Path | None, cache_dir: Path, progress: bool = True) -> DatasetSplit:
-        from curator import datasets as ds  # lazily: torch is not needed to list plugins
+        from curator.verify import datasets as ds  # lazily: torch is not needed to list plugins
 
         data_dir = ds.data_dir_from_env(data_dir)
         if data_dir is None:
@@ -193,7 +193,7 @@ class Digits(Dataset):
     num_classes = 10
 
     def load(self, data_dir: Path | None, cache_dir: Path, progress: bool = True) -> DatasetSplit:
-        from curator import datasets as ds  # lazily: torch is not needed to list plugins
+        from curator.verify import datasets as ds  # lazily: torch is not needed to list plugins
 
         x, y = ds.load_digits_arrays("test")
         return DatasetSplit(x, y, 10, source="sklearn.datasets.load_digits (curator test split)")
@@ -206,7 +206,7 @@ class Npz(Dataset):
     num_classes = 0  # whatever the file holds
 
     def load(self, data_dir: Path | None, cache_dir: Path, progress: bool = True) -> DatasetSplit:
-        from curator import datasets as ds  # lazily: torch is not needed to list plugins
+        from curator.verify import datasets as ds  # lazily: torch is not needed to list plugins
 
         env = os.environ.get("CURATOR_NPZ")
         data_dir = ds.data_dir_from_env(data_dir)

@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from curator import refs
+from curator.core import refs
 from curator.api import PaperRecord, Scraper, hookimpl
-from curator.http import HttpClient, NotFound, Response, ScrapeError, base_url
-from curator.venues import short_venue
+from curator.papers.http import HttpClient, NotFound, Response, ScrapeError, base_url
+from curator.core.venues import short_venue
 
 __version__ = "1.0.0"
 

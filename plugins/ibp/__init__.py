@@ -35,7 +35,7 @@ class IBP(Verifier):
     per_sample_radius = True
 
     def verify(self, task: VerifyTask) -> list[SampleResult]:
-        from curator.bounds.certify import certify_task  # lazily: torch is not needed to list plugins
+        from curator.engines.bounds.certify import certify_task  # lazily: torch is not needed to list plugins
 
         p = params_with_defaults(PARAMS_SCHEMA, task.params)
         return certify_task(task, [("ibp", "ibp")], int(p["batch_size"]), p["dtype"])

@@ -1,7 +1,7 @@
 """Bundled verifier ``lipschitz``: certification from a global Lipschitz bound (deterministic).
 
 With ``K[p, j]`` a bound on the Lipschitz constant of the margin ``f_p − f_j`` in the threat norm
-(see :func:`curator.lipschitz.margin_lipschitz` and docs/verifiers.md), a sample is ``certified``
+(see :func:`curator.engines.lipschitz.margin_lipschitz` and docs/verifiers.md), a sample is ``certified``
 iff ``f_p(x) − f_j(x) > K[p, j] · radius`` for every ``j ≠ p`` (``p`` the clean prediction): then
 no point within the radius can change the argmax. Meant for Lipschitz-constrained networks; on
 ordinary ones the product of operator norms is far too loose to certify anything.
@@ -44,12 +44,12 @@ def _weights_version(model) -> tuple:
 
 
 def margin_constants(task: VerifyTask, p: dict[str, Any]):
-    """``K[p, j]`` for the task's model (see :func:`curator.lipschitz.margin_lipschitz`), cached per
+    """``K[p, j]`` for the task's model (see :func:`curator.engines.lipschitz.margin_lipschitz`), cached per
     model, weights version, norm, params and device."""
     import torch
 
-    from curator.bounds.certify import bounded_network
-    from curator.lipschitz import margin_lipschitz
+    from curator.engines.bounds.certify import bounded_network
+    from curator.engines.lipschitz import margin_lipschitz
 
     version = _weights_version(task.model)
     if task.model not in _CONSTANTS or _CONSTANTS[task.model][0] != version:

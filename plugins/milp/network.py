@@ -17,7 +17,7 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from curator.layers import Normalize
+from curator.engines.layers import Normalize
 
 # Layers whose composition between two ReLUs is affine; anything else is refused by name.
 AFFINE_LAYERS = (nn.Linear, nn.Conv2d, nn.Flatten, nn.Unflatten, nn.Identity, nn.Dropout, Normalize,

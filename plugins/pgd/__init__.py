@@ -41,7 +41,7 @@ class PGD(Attack):
     def verify(self, task: VerifyTask) -> list[SampleResult]:
         import torch  # lazily: torch is not needed to list plugins
 
-        from curator.pgd import in_threat_set, margins, pgd
+        from curator.engines.pgd import in_threat_set, margins, pgd
 
         p = params_with_defaults(PARAMS_SCHEMA, task.params)
         seed = task.seed if p["seed"] is None else int(p["seed"])

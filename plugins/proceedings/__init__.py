@@ -4,7 +4,7 @@
 Sites: NeurIPS proceedings (``proceedings.neurips.cc``, ``papers.nips.cc``), PMLR
 (``proceedings.mlr.press``), CVF open access (``openaccess.thecvf.com``) and IJCAI
 (``www.ijcai.org``). A PDF link is mapped to its HTML abstract page first
-(:func:`curator.paperid.proceedings_page_url`, also the duplicate key of such papers). For a mirror or a
+(:func:`curator.core.paperid.proceedings_page_url`, also the duplicate key of such papers). For a mirror or a
 test server set ``CURATOR_PROCEEDINGS_URL``: ``https://HOST/PATH`` is then fetched as
 ``$CURATOR_PROCEEDINGS_URL/HOST/PATH``.
 """
@@ -15,10 +15,10 @@ import re
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
-from curator import paperid, refs
+from curator.core import paperid, refs
 from curator.api import PaperRecord, Scraper, hookimpl
-from curator.http import HttpClient, Response, ScrapeError, base_url
-from curator.venues import short_venue
+from curator.papers.http import HttpClient, Response, ScrapeError, base_url
+from curator.core.venues import short_venue
 
 __version__ = "1.0.0"
 

@@ -14,10 +14,10 @@ import os
 from typing import Any
 from urllib.parse import quote
 
-from curator import refs
+from curator.core import refs
 from curator.api import PaperRecord, Scraper, hookimpl
-from curator.http import HttpClient, NotFound, Response, ScrapeError, base_url
-from curator.venues import is_preprint_venue, short_venue
+from curator.papers.http import HttpClient, NotFound, Response, ScrapeError, base_url
+from curator.core.venues import is_preprint_venue, short_venue
 
 __version__ = "1.0.0"
 

@@ -20,9 +20,9 @@ from typing import Any
 import yaml
 
 from curator.api import ImportBatch, Importer, hookimpl
-from curator.errors import CuratorError
-from curator.paperid import arxiv_id_from_url, normalise_title, openreview_id_from_url, paper_keys
-from curator.radius import parse_radius
+from curator.core.errors import CuratorError
+from curator.core.paperid import arxiv_id_from_url, normalise_title, openreview_id_from_url, paper_keys
+from curator.core.radius import parse_radius
 
 __version__ = "1.0.0"
 

@@ -1,0 +1,401 @@
+"""HTTP for the scrapers: polite, cached, bounded, and one clear error per failure.
+
+:class:`HttpClient` wraps a :class:`requests.Session` with
+
+* connect/read timeouts (``CURATOR_HTTP_TIMEOUT`` seconds for reads, default 30);
+* retries with exponential backoff on 429/5xx, timeouts, dropped connections and truncated bodies,
+  honouring ``Retry-After`` up to :attr:`HttpClient.max_retry_after` seconds (a server asking for
+  longer fails at once instead of hanging the command);
+* a per-service minimum interval between requests (arXiv asks for one request every 3 s), scaled
+  by ``CURATOR_RATE_LIMIT_SCALE`` (``0`` disables waiting, for tests against a local server);
+* a descriptive User-Agent with a contact address (``CURATOR_CONTACT`` overrides the address);
+* an on-disk response cache (``CURATOR_CACHE`` or the platform cache dir) whose entries expire
+  after ``CURATOR_CACHE_TTL`` seconds (default 30 days). A response is cached only after the
+  caller's parser accepted it, so a malformed or truncated body is never stored;
+* ``offline=True`` (``--offline``): answers only from the cache, expired entries included, and a
+  miss is an error naming the URL.
+
+Every failure is a :class:`ScrapeError` whose message is one line naming the service, the URL and
+what went wrong (404 → :class:`NotFound`, which callers use to fall back to another service).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import json
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, TypeVar
+from urllib.parse import urlencode
+from xml.etree import ElementTree
+
+import requests
+
+from curator import __version__
+from curator.core.errors import CuratorError
+from curator.core.jsonio import write_bytes_atomic
+
+T = TypeVar("T")
+
+PROJECT_URL = "https://github.com/curator-leaderboard/curator"
+DEFAULT_CONTACT = "curator-maintainers@users.noreply.github.com"
+DEFAULT_TTL = 30 * 24 * 3600.0
+DEFAULT_MAX_BYTES = 8 * 1024 * 1024
+
+# Minimum seconds between two requests to one service (before CURATOR_RATE_LIMIT_SCALE).
+# arXiv's API terms ask for one request every three seconds; Semantic Scholar's unauthenticated
+# pool allows about one per second; dblp and the proceedings sites are small academic servers.
+SERVICE_INTERVALS: dict[str, float] = {
+    "arxiv": 3.0,
+    "arxiv-eprint": 3.0,
+    "semantic-scholar": 1.0,
+    "dblp": 1.0,
+    "openreview": 0.5,
+    "crossref": 0.2,
+    "doi": 0.2,
+    "proceedings": 1.0,
+}
+DEFAULT_INTERVAL = 1.0
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class ScrapeError(CuratorError):
+    """A metadata or source download failed; the message is one line for the user."""
+
+
+class NotFound(ScrapeError):
+    """The service answered that the paper does not exist (HTTP 404/410, or an empty result)."""
+
+
+def base_url(name: str, default: str) -> str:
+    """``CURATOR_<NAME>_URL`` when set (tests, mirrors), else ``default``; no trailing slash."""
+    env = "CURATOR_" + re.sub(r"[^A-Z0-9]", "_", name.upper()) + "_URL"
+    value = os.environ.get(env, "").strip() or default
+    return value.rstrip("/")
+
+
+def user_agent() -> str:
+    contact = os.environ.get("CURATOR_CONTACT", "").strip() or DEFAULT_CONTACT
+    return f"curator/{__version__} (+{PROJECT_URL}; mailto:{contact})"
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("CURATOR_CACHE", "").strip()
+    if env:
+        return Path(env) / "http"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("curator")) / "http"
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise CuratorError(f"{name}={raw!r} is not a number") from None
+    if value < 0:
+        raise CuratorError(f"{name}={raw!r} must not be negative")
+    return value
+
+
+@dataclass
+class Response:
+    """A complete (fully read, length-checked) HTTP response."""
+
+    url: str
+    status: int
+    headers: dict[str, str]
+    content: bytes
+    service: str
+    from_cache: bool = False
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    def text(self) -> str:
+        m = re.search(r"charset=([\w-]+)", self.headers.get("content-type", ""), re.I)
+        encoding = m.group(1) if m else "utf-8"
+        try:
+            return self.content.decode(encoding)
+        except (UnicodeDecodeError, LookupError):
+            raise ScrapeError(f"{self.service}: response is not valid {encoding} text ({self.url})") from None
+
+    def json(self) -> Any:
+        text = self.text()
+        if not text.strip():
+            raise ScrapeError(f"{self.service}: empty response where JSON was expected ({self.url})")
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            msg = getattr(exc, "msg", str(exc))
+            raise ScrapeError(f"{self.service}: malformed JSON ({msg}, char {getattr(exc, 'pos', '?')}; truncated?) ({self.url})") from None
+
+    def xml(self) -> ElementTree.Element:
+        # ElementTree never fetches external entities and expat (≥ 2.4.1) caps entity expansion.
+        if b"<!ENTITY" in self.content[:4096]:
+            raise ScrapeError(f"{self.service}: XML with entity declarations refused ({self.url})")
+        try:
+            return ElementTree.fromstring(self.content)
+        except ElementTree.ParseError as exc:
+            raise ScrapeError(f"{self.service}: malformed XML ({exc}; truncated?) ({self.url})") from None
+
+
+@dataclass
+class HttpClient:
+    """One client per command run; see the module docstring for the guarantees."""
+
+    offline: bool = False
+    cache_dir: Path | None = None
+    ttl: float | None = None
+    connect_timeout: float = 10.0
+    read_timeout: float | None = None
+    retries: int = 3  # extra attempts after the first
+    backoff: float = 1.0  # seconds before the first retry, doubled each time (scaled)
+    max_retry_after: float = 60.0
+    rate_scale: float | None = None
+    intervals: dict[str, float] = field(default_factory=lambda: dict(SERVICE_INTERVALS))
+    use_cache: bool = True
+    session: requests.Session | None = None
+    sleep: Callable[[float], None] = time.sleep
+    _last: dict[str, float] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.cache_dir is None:
+            self.cache_dir = default_cache_dir()
+        if self.ttl is None:
+            self.ttl = _env_float("CURATOR_CACHE_TTL", DEFAULT_TTL)
+        if self.read_timeout is None:
+            self.read_timeout = _env_float("CURATOR_HTTP_TIMEOUT", 30.0)
+        if self.rate_scale is None:
+            self.rate_scale = _env_float("CURATOR_RATE_LIMIT_SCALE", 1.0)
+        retries_env = os.environ.get("CURATOR_HTTP_RETRIES", "").strip()
+        if retries_env:
+            self.retries = int(_env_float("CURATOR_HTTP_RETRIES", self.retries))
+        if self.session is None:
+            self.session = requests.Session()
+        self.session.headers["User-Agent"] = user_agent()
+        self.requests_made = 0
+
+    # ------------------------------------------------------------------ public
+
+    def get(
+        self,
+        url: str,
+        *,
+        service: str,
+        params: Mapping[str, Any] | None = None,
+        accept: str | None = None,
+        parse: Callable[[Response], T] | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        cache: bool = True,
+    ) -> T:
+        """GET ``url`` and return ``parse(response)`` (the :class:`Response` itself without a parser).
+
+        The parser runs before anything is cached; if it raises :class:`ScrapeError` the cache is
+        left untouched. Cached answers are used while fresh (or always, offline).
+        """
+        parse = parse or (lambda r: r)  # type: ignore[assignment,return-value]
+        full_url = url + ("?" + urlencode(sorted(params.items())) if params else "")
+        key = self._cache_key(full_url, accept)
+        use_cache = cache and self.use_cache
+        if use_cache:
+            cached = self._cache_read(service, key, full_url)
+            if cached is not None:
+                age = time.time() - cached[1]
+                if self.offline or age <= self.ttl:
+                    try:
+                        return parse(cached[0])
+                    except ScrapeError:
+                        if self.offline:
+                            raise
+                        # A bad cached body (older curator, disk trouble) is refetched.
+        if self.offline:
+            raise ScrapeError(f"{service}: offline and no cached response for {full_url} (run once without --offline)")
+        response = self._fetch(full_url, service, accept, max_bytes)
+        result = parse(response)
+        if use_cache:
+            self._cache_write(service, key, full_url, response)
+        return result
+
+    def get_json(self, url: str, *, service: str, **kw: Any) -> Any:
+        return self.get(url, service=service, parse=Response.json, accept=kw.pop("accept", "application/json"), **kw)
+
+    def get_xml(self, url: str, *, service: str, **kw: Any) -> ElementTree.Element:
+        return self.get(url, service=service, parse=Response.xml, **kw)
+
+    def get_text(self, url: str, *, service: str, **kw: Any) -> str:
+        return self.get(url, service=service, parse=Response.text, **kw)
+
+    # ------------------------------------------------------------------ network
+
+    def _interval(self, service: str) -> float:
+        return self.intervals.get(service, DEFAULT_INTERVAL) * (self.rate_scale or 0.0)
+
+    def _wait_turn(self, service: str) -> None:
+        interval = self._interval(service)
+        last = self._last.get(service)
+        if last is not None and interval > 0:
+            remaining = last + interval - time.monotonic()
+            if remaining > 0:
+                self.sleep(remaining)
+        self._last[service] = time.monotonic()
+
+    def _fetch(self, url: str, service: str, accept: str | None, max_bytes: int) -> Response:
+        headers = {"Accept": accept} if accept else {}
+        attempts = self.retries + 1
+        last_problem = ""
+        for attempt in range(attempts):
+            self._wait_turn(service)
+            self.requests_made += 1
+            retry_after: float | None = None
+            try:
+                resp = self.session.get(
+                    url, headers=headers, timeout=(self.connect_timeout, self.read_timeout), stream=True, allow_redirects=True
+                )
+                try:
+                    status = resp.status_code
+                    if status in RETRY_STATUSES:
+                        retry_after = _retry_after_seconds(resp.headers.get("Retry-After"))
+                        last_problem = f"HTTP {status} {resp.reason or ''}".strip()
+                        if retry_after is not None and retry_after > self.max_retry_after:
+                            raise ScrapeError(
+                                f"{service}: {last_problem}; the server asks to wait {retry_after:.0f} s, over curator's "
+                                f"{self.max_retry_after:.0f} s limit: try again later ({url})"
+                            )
+                    elif status in (404, 410):
+                        raise NotFound(f"{service}: not found (HTTP {status}) ({url})")
+                    elif status >= 400:
+                        raise ScrapeError(f"{service}: HTTP {status} {resp.reason or ''} ({url})".replace("  ", " "))
+                    else:
+                        body = _read_bounded(resp, max_bytes, service, url)
+                        return Response(
+                            url=resp.url or url,
+                            status=status,
+                            headers={k.lower(): v for k, v in resp.headers.items()},
+                            content=body,
+                            service=service,
+                        )
+                finally:
+                    resp.close()
+            except requests.exceptions.Timeout:
+                last_problem = f"timed out (connect {self.connect_timeout:g} s, read {self.read_timeout:g} s)"
+            except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError, _Truncated):
+                last_problem = "truncated response (the connection closed before the announced length)"
+            except requests.exceptions.ConnectionError as exc:
+                last_problem = f"cannot connect ({_short(exc)})"
+            except requests.exceptions.InvalidURL as exc:
+                raise ScrapeError(f"{service}: invalid URL {url}: {_short(exc)}") from None
+            except requests.exceptions.RequestException as exc:
+                raise ScrapeError(f"{service}: request failed: {_short(exc)} ({url})") from None
+            if attempt + 1 < attempts:
+                delay = retry_after if retry_after is not None else self.backoff * (2**attempt) * (self.rate_scale or 0.0)
+                if delay > 0:
+                    self.sleep(delay)
+        raise ScrapeError(f"{service}: {last_problem} after {attempts} attempt{'s' if attempts > 1 else ''} ({url})")
+
+    # ------------------------------------------------------------------ cache
+
+    @staticmethod
+    def _cache_key(full_url: str, accept: str | None) -> str:
+        return hashlib.sha256(f"GET {full_url}\nAccept: {accept or ''}".encode()).hexdigest()
+
+    def _cache_file(self, service: str, key: str) -> Path:
+        safe = re.sub(r"[^a-z0-9-]", "_", service.lower()) or "misc"
+        return Path(self.cache_dir) / safe / key[:2] / key
+
+    def _cache_read(self, service: str, key: str, full_url: str) -> tuple[Response, float] | None:
+        path = self._cache_file(service, key)
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            return None
+        # One file: a JSON header line, then the body bytes exactly as received.
+        head, sep, body = raw.partition(b"\n")
+        if not sep:
+            return None
+        try:
+            meta = json.loads(head)
+            if meta.get("url") != full_url or len(body) != meta.get("length"):
+                return None
+            resp = Response(
+                url=meta.get("final_url") or full_url,
+                status=int(meta["status"]),
+                headers=dict(meta.get("headers") or {}),
+                content=body,
+                service=service,
+                from_cache=True,
+            )
+            return resp, float(meta["fetched_at"])
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def _cache_write(self, service: str, key: str, full_url: str, response: Response) -> None:
+        meta = {
+            "url": full_url,
+            "final_url": response.url,
+            "status": response.status,
+            "headers": {k: v for k, v in response.headers.items() if k in ("content-type", "content-encoding", "last-modified", "etag")},
+            "fetched_at": time.time(),
+            "length": len(response.content),
+        }
+        try:
+            write_bytes_atomic(self._cache_file(service, key), json.dumps(meta).encode() + b"\n" + response.content)
+        except OSError:
+            pass  # a read-only or full cache disk must not fail the command; the answer is still right
+
+
+class _Truncated(Exception):
+    pass
+
+
+def _read_bounded(resp: requests.Response, max_bytes: int, service: str, url: str) -> bytes:
+    declared = resp.headers.get("Content-Length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise ScrapeError(f"{service}: response of {int(declared)} bytes is over the {max_bytes}-byte limit ({url})")
+    chunks: list[bytes] = []
+    total = 0
+    for chunk in resp.iter_content(64 * 1024):
+        total += len(chunk)
+        if total > max_bytes:
+            raise ScrapeError(f"{service}: response is over the {max_bytes}-byte limit ({url})")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    # urllib3 checks Content-Length for identity bodies; a gzip-encoded body is checked on the wire
+    # length only, so compare here too when no transfer coding could explain a difference.
+    if declared and declared.isdigit() and not resp.headers.get("Content-Encoding") and len(body) < int(declared):
+        raise _Truncated()
+    return body
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After is either delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    # urllib3 wraps causes in long reprs; keep the innermost reason.
+    m = re.search(r"\(Caused by (\w+)\(", text)
+    if m:
+        return m.group(1)
+    return text[:200]
