@@ -8,32 +8,15 @@ certificate exceeds that radius in at most an α share of independent runs.
 import math
 
 import pytest
-import torch
 from scipy.stats import binom, norm
 
-from curator.api import VerifyTask
 from curator.api.registry import get_registry
 from curator_plugins.smoothing import Smoothing, with_defaults
 from curator_plugins.smoothing.certify import (
     look_alphas, look_schedule, norm_factor, radius_from_p, threshold,
 )
 
-
-class Halfspace(torch.nn.Module):
-    def __init__(self, w, b):
-        super().__init__()
-        self.w = torch.tensor(w, dtype=torch.float32)
-        self.b = b
-
-    def forward(self, x):
-        s = x.flatten(1) @ self.w - self.b
-        return torch.stack([-s, s], dim=1)  # class 1 iff w·x > b
-
-
-def task_for(model, x, runs, radius, params, norm="l2", seed=0):
-    inputs = torch.tensor(x, dtype=torch.float32).repeat(runs, 1)
-    return VerifyTask(model=model, inputs=inputs, labels=torch.ones(runs, dtype=torch.long), indices=list(range(runs)),
-                      norm=norm, radius=radius, params=params, num_classes=2, seed=seed)
+from smoothingkit import Halfspace, task_for
 
 
 def test_registered_through_the_entry_point():

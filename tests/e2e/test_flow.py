@@ -27,7 +27,7 @@ import yaml
 
 from trustkit import set_path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = REPO / ".github" / "workflows"
 EXAMPLES = REPO / "examples"
 SMOKE_SAMPLES = "12"  # the reverify workflow's `samples` input: a smoke run, whose reports never publish

@@ -21,7 +21,7 @@ from curator.papers.propose import propose_from_tables, read_table, score_claims
 from curator.core.schemas import ENTRY_SCHEMA_ID, validate
 from scrape_support import serve_all, services  # noqa: F401  (fixture)
 
-LATEX = Path(__file__).resolve().parent / "data" / "latex"
+LATEX = Path(__file__).resolve().parents[1] / "data" / "latex"
 
 
 def _claims(name: str):

@@ -20,37 +20,8 @@ import pytest
 import yaml
 
 from curator.cli import main as cli_main
-
-REPO = Path(__file__).resolve().parent.parent
-WORKFLOWS = REPO / ".github" / "workflows"
-FILES = sorted(WORKFLOWS.glob("*.yml"))
-PIN_RE = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
-# Jobs that read what a submitter sent (claim files, model artifacts, reports built from them).
-SUBMISSION_TOUCHING_COMMANDS = ("check-submission", "changed-entries", "plan", "reverify-shard", "merge")
-WRITE_ALLOWED = {
-    ("publish.yml", "approve"): {"contents"},
-    ("publish.yml", "deploy"): {"pages", "id-token"},
-    ("comment.yml", "comment"): {"pull-requests"},
-    ("reverify-label.yml", "dispatch"): {"actions"},
-}
-
-
-def load(path: Path) -> dict:
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    # YAML 1.1 reads the key `on` as the boolean True.
-    if True in doc:
-        doc["on"] = doc.pop(True)
-    return doc
-
-
-def jobs(path: Path):
-    for name, job in load(path)["jobs"].items():
-        yield name, job
-
-
-def steps(job: dict) -> list[dict]:
-    return job.get("steps") or []
-
+from workflowkit import (FILES, PIN_RE, REPO, SUBMISSION_TOUCHING_COMMANDS, WORKFLOWS, WRITE_ALLOWED, jobs,
+                         load, steps)
 
 def _tool(name: str) -> str | None:
     here = Path(sys.executable).parent / name

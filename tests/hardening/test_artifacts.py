@@ -1,4 +1,4 @@
-"""Hardening (issue 9): untrusted model files and hostile download servers.
+"""Hardening: untrusted model files and hostile download servers.
 
 A pickle that carries code is offered in every format slot a claim may name and through
 ``curator verify`` end to end: it is never executed (the marker file never appears) and the refusal
@@ -30,7 +30,7 @@ from curator.core.errors import CuratorError
 from curator.verify.models import load_model
 from curator.api.registry import get_registry
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 BODY = bytes(range(256)) * 200
 SHA = hashlib.sha256(BODY).hexdigest()
 FC_BLOCK = {"architecture": {"name": "fc", "kwargs": {"input_shape": [1, 8, 8], "hidden": [4], "num_classes": 10}},

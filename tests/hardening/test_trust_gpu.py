@@ -18,7 +18,7 @@ from curator.api import SampleResult, Verifier, hookimpl
 from curator.api.registry import PluginHost
 from curator.verify.pipeline import VerifyOptions, verify_entry
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CUDA = torch.cuda.is_available()
 needs_cuda = pytest.mark.skipif(not CUDA, reason="no CUDA device")
 

@@ -1,4 +1,4 @@
-"""Hardening (issue 9): every scraper against a hostile local server, through ``curator scrape``.
+"""Hardening: every scraper against a hostile local server, through ``curator scrape``.
 
 One raw TCP server on 127.0.0.1 stands in for every service (all ``CURATOR_*_URL`` point at it)
 and answers *every* request the same bad way: silence past the read timeout, 429, 503, a body cut

@@ -1,4 +1,4 @@
-"""Hardening (issue 9): the workflows, beyond tests/test_workflows.py.
+"""Hardening: the workflows, beyond tests/test_workflows.py.
 
 tests/test_workflows.py already runs zizmor at ``--persona=auditor`` (no finding) and checks the
 jobs that run a submission-reading ``curator ci`` command. Here the notion of "touches submitted
@@ -16,7 +16,7 @@ import re
 
 import pytest
 
-from test_workflows import FILES, WORKFLOWS, WRITE_ALLOWED, jobs, load, steps
+from workflowkit import FILES, WORKFLOWS, WRITE_ALLOWED, jobs, load, steps
 
 OUTSIDER_TRIGGERS = {"pull_request", "pull_request_target", "workflow_run", "issue_comment", "issues",
                      "pull_request_review", "pull_request_review_comment", "discussion", "discussion_comment", "fork"}

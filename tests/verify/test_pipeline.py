@@ -6,8 +6,6 @@ the verifier's false certificates with the attack's replayed witnesses.
 """
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 import torch
@@ -18,28 +16,7 @@ from curator.api.registry import PluginHost
 from curator.verify.report import ReportError, check_schema, merge_reports
 from curator.core.sampling import indices_sha256, select_indices
 from curator.verify.pipeline import VerifyError, VerifyOptions, resolve_model_url, verify_entry
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-
-def copy_example(tmp_path, name="digits-smoothing.json", **changes):
-    entry = json.loads((EXAMPLES / name).read_text())
-    for path, value in changes.items():
-        obj = entry
-        keys = path.split("__")
-        for k in keys[:-1]:
-            obj = obj[k]
-        obj[keys[-1]] = value
-    shutil.copy(EXAMPLES / "digits-mlp.safetensors", tmp_path / "digits-mlp.safetensors")
-    p = tmp_path / f"{entry['id']}.json"
-    p.write_text(json.dumps(entry))
-    return p
-
-
-def opts(tmp_path, **kw):
-    kw.setdefault("seed", 0)  # these tests compare runs: a fixed seed (the default is a fresh one per run)
-    return VerifyOptions(cache_dir=tmp_path / "cache", progress=False, **kw)
-
+from verifykit import EXAMPLES, copy_example, opts
 
 @pytest.fixture(scope="module")
 def six(tmp_path_factory):

@@ -1,4 +1,4 @@
-"""Hardening (issue 9): ids and paths from a submission never write outside the store.
+"""Hardening: ids and paths from a submission never write outside the store.
 
 Every hostile value is tried twice: through ``approve`` (the writer maintainers run, with the schema
 and semantic checks in front) and straight at the store layer (``store.entry_path``/``write_entry``/

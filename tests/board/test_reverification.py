@@ -18,7 +18,7 @@ from curator.core.jsonio import dumps
 from curator.board.reverification import board_states, coverage, report_problems, row_state
 from curator.verify.pipeline import VerifyOptions, verify_entry
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SELECTION = {"kind": "all"}  # the whole 360-image digits split: the publishable minimum there
 N_TEST = 360
 

@@ -27,7 +27,7 @@ from curator.core.errors import CuratorError
 from curator.verify.models import load_model
 from curator.api.registry import PluginHost
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Hardening (issue 9): ``approve`` interrupted at every step, for every kind of change.
+"""Hardening: ``approve`` interrupted at every step, for every kind of change.
 
 tests/test_approve.py injects an ``InjectedFault`` after each step of a *new* entry. Here the same
 is done for the other shapes of change — a legacy entry re-verified in place (a file overwritten,
@@ -24,7 +24,7 @@ from curator.board.approve import STEPS, InjectedFault, approve
 from curator.api.registry import Registry
 
 NO_PLUGINS = Registry()
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 
 
 def _scenario(board: Path, tmp: Path, kind: str) -> dict:

@@ -24,7 +24,7 @@ from curator.benchmark.result import (
 from curator.cli import main
 from curator.api.registry import PluginHost, get_registry
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CI_SUITE = REPO / "bench" / "suites" / "shared-ci.json"
 VNN = ("artifacts", "vnncomp2022-mnist_fc")
 # MNIST test index behind each VNN-COMP mnist_fc property prop_0 … prop_14 (the vnnlib boxes are

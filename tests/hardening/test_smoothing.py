@@ -1,4 +1,4 @@
-"""Hardening (issue 9): the smoothing certificate's failure rate stays within α, over many runs.
+"""Hardening: the smoothing certificate's failure rate stays within α, over many runs.
 
 Extends tests/test_smoothing.py::test_certified_radius_exceeds_true_radius_at_most_alpha_share (one
 pA, one α) to a grid: several known pA (from a coin-flip-close 0.6 to 0.99), several α, both CERTIFY
@@ -15,7 +15,7 @@ import pytest
 from scipy.stats import binom, norm
 
 from curator_plugins.smoothing import Smoothing
-from test_smoothing import Halfspace, task_for
+from smoothingkit import Halfspace, task_for
 
 SIGMA = 0.5
 POOL = {"runs": 0, "failures": 0, "budget": 0.0}

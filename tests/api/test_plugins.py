@@ -127,7 +127,7 @@ def test_thirdparty_plugin_found_listed_and_used(thirdparty, tmp_path):
     assert verifier["name"] == "tp-linear-linf" and verifier["params_schema"]["properties"]["margin"]["minimum"] == 0
 
     # Used by the host: validate checks an entry's params against the plugin's schema …
-    sys.path.insert(0, str(Path(__file__).parent))
+    sys.path.insert(0, str(Path(__file__).parents[1]))
     from factories import make_entry, write_entry
 
     entry = make_entry(certification={"type": "deterministic", "verifier": "tp-linear-linf", "params": {"margin": -1}})

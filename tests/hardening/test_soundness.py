@@ -1,4 +1,4 @@
-"""Hardening (issue 9): soundness of every deterministic verifier on the real artifacts in ../shared.
+"""Hardening: soundness of every deterministic verifier on the real artifacts in ../shared.
 
 For the Wong-Kolter 2018 MNIST model (ℓ∞ 0.1) and the VNN-COMP 2022 ``mnist_fc`` nets, every
 sample that *any* verifier plugin (ibp, crown, lipschitz, milp) certifies is attacked with the

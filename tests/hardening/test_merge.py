@@ -1,4 +1,4 @@
-"""Hardening (issue 9): ``merge-reports`` refuses broken shard sets, never produces a wrong number.
+"""Hardening: ``merge-reports`` refuses broken shard sets, never produces a wrong number.
 
 Real shard reports from ``curator verify`` (the digits smoothing example, 3 shards) are damaged the
 ways a CI run damages them: a shard that died mid-run (JSON cut off; or a report that holds only
@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from curator.cli import main
 from curator.verify.report import ReportError, merge_reports, summarize
 from curator.verify.pipeline import verify_entry
-from test_verify import copy_example, opts
+from verifykit import copy_example, opts
 
 SAMPLES, SHARDS = 9, 3
 FAST = {"result__sample_selection": {"kind": "evenly_spaced", "n": 120},
