@@ -1,5 +1,7 @@
 # The two commands of the README's quick start: `make demo` and `make test`.
-# Both create and fill .venv on first use (torch comes as the pinned CPU wheel, see DEVELOPERS.md).
+# Both create and fill .venv on first use. torch is installed first, pinned to the version the measured
+# figures in docs/benchmarks.md were taken with (the CPU wheel here; the GPU runners install the CUDA
+# wheel of the same version, docs/maintainers.md). Contributors start at README.md and docs/architecture.md.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -7,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test bench clean
+.PHONY: venv demo lint test bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,8 +23,12 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/curator demo
 
+# ruff's rules and exclusions are in pyproject.toml ([tool.ruff]).
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
 # pytest exits 5 when it collects no test; that is not a failure of the suite.
-test: $(STAMP)
+test: lint
 	$(BIN)/curator plugins --strict --format json > /dev/null
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
 
