@@ -1,4 +1,4 @@
-"""Shared pieces of tests/test_trust_*.py: claims on the bundled digits data, tiny networks saved with
+"""Shared pieces of tests/hardening/test_trust_*.py: claims on the bundled digits data, tiny networks saved with
 safetensors, real verify runs, and a real git board to approve into."""
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ cuBLAS and cuDNN and asks for the highest float32 matmul precision, and restores
 previous settings afterwards (they are process-global; a library caller keeps its own).
 
 Plugins compute in float32 unless they document float64 (e.g. an exact solve); CPU and CUDA
-then agree up to float32 rounding, which ``tests/test_trust_gpu.py`` checks where CUDA exists.
+then agree up to float32 rounding, which ``tests/hardening/test_trust_gpu.py`` checks where CUDA exists.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ def test_rank_ties_share_a_rank():
 
 def test_status_labels_never_come_from_the_entry_itself():
     # An entry's own `reports[]` list proves nothing: only a stored report that passes
-    # curator.board.reverification's checks makes a row re-verified (tests/test_reverification.py).
+    # curator.board.reverification's checks makes a row re-verified (tests/board/test_reverification.py).
     report = {"path": "reports/x/" + "a" * 64 + ".json", "sha256": "a" * 64, "verdict": "confirmed", "date": "2026-01-01"}
     assert status_label(make_entry(status="verified", reports=[report])) == "claimed"
     assert status_label(make_entry(status="verified")) == "claimed"

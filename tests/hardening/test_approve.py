@@ -1,6 +1,6 @@
 """Hardening: ``approve`` interrupted at every step, for every kind of change.
 
-tests/test_approve.py injects an ``InjectedFault`` after each step of a *new* entry. Here the same
+tests/board/test_approve.py injects an ``InjectedFault`` after each step of a *new* entry. Here the same
 is done for the other shapes of change — a legacy entry re-verified in place (a file overwritten,
 not created) and a supersede that moves the entry to another setting (a file removed) — with both
 an exception and ``KeyboardInterrupt`` (a ``BaseException``: Ctrl-C, a CI cancel). Afterwards HEAD,

@@ -5,7 +5,7 @@ A pickle that carries code is offered in every format slot a claim may name and 
 is one clear error. Download failures (wrong sha256, truncated body, HTML page, redirect loop,
 endless body, slow drip) each end in an :class:`ArtifactError` and leave the cache folder holding
 nothing at all — the listing of ``<cache>/artifacts`` is compared, not just the final name.
-Happy paths and the retry schedule are in tests/test_artifacts.py and tests/test_models.py.
+Happy paths and the retry schedule are in tests/verify/test_artifacts.py and tests/verify/test_models.py.
 """
 
 from __future__ import annotations

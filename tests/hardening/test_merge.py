@@ -5,7 +5,7 @@ ways a CI run damages them: a shard that died mid-run (JSON cut off; or a report
 the samples done before the crash, numbers recomputed so it is schema-valid), a missing shard, a
 shard given twice (same file, a renamed copy), shards from two runs (another seed, another sample
 count), an out-of-range shard index. Each is refused with exit 1 and no output file; the intact
-set merges to exactly the unsharded run (the control). tests/test_verify.py covers the basic
+set merges to exactly the unsharded run (the control). tests/verify/test_pipeline.py covers the basic
 given-twice/missing/other-run/overlap refusals at the library level.
 """
 

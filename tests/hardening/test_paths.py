@@ -5,8 +5,8 @@ and semantic checks in front) and straight at the store layer (``store.entry_pat
 ``report_path``), so the last line of defence is proven on its own. A sentinel folder beside the
 board and the whole temp tree outside the board are snapshotted before and compared after.
 ``curator validate`` and ``verify``'s model URLs have their own escape tests
-(tests/test_validate.py::test_symlink_escaping_the_folder_is_not_read,
-tests/test_verify.py::test_model_url_never_escapes_the_entry_folder).
+(tests/core/test_validate.py::test_symlink_escaping_the_folder_is_not_read,
+tests/verify/test_pipeline.py::test_model_url_never_escapes_the_entry_folder).
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ short of its Content-Length, or malformed data (invalid JSON / XML / HTML that p
 For each scraper and mode: exit 1, one ``error:`` line naming the service, no traceback; each URL is
 tried exactly as documented in curator/papers/http.py (transient failures ``1 + CURATOR_HTTP_RETRIES``
 times, malformed bodies once — retrying cannot fix them); and nothing is written — the response
-cache folder and the working folder are byte-identical before and after. tests/test_http.py
-covers each mode on ``HttpClient`` alone; tests/test_scrape_cmd.py three of them for one scraper.
+cache folder and the working folder are byte-identical before and after. tests/papers/test_http.py
+covers each mode on ``HttpClient`` alone; tests/cli/test_scrape_cmd.py three of them for one scraper.
 """
 
 from __future__ import annotations

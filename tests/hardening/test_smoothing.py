@@ -1,6 +1,6 @@
 """Hardening: the smoothing certificate's failure rate stays within α, over many runs.
 
-Extends tests/test_smoothing.py::test_certified_radius_exceeds_true_radius_at_most_alpha_share (one
+Extends tests/plugins/test_smoothing.py::test_certified_radius_exceeds_true_radius_at_most_alpha_share (one
 pA, one α) to a grid: several known pA (from a coin-flip-close 0.6 to 0.99), several α, both CERTIFY
 and the sequential mode, the claimed radius just above the exact one (the hardest case: any
 certificate there is false). For a halfspace classifier under N(0, σ²I) the smoothed classifier's

@@ -1,6 +1,6 @@
-"""Issue 14, attack 6 — approve trusted the report's verdict: a hand-forged "confirmed" on a report whose
-samples certify nothing was approved. approve (and ci publish) recompute totals, interval and verdict from
-the per-sample arrays and refuse any difference."""
+"""A forged verdict: a hand-set "confirmed" on a report whose samples certify nothing must not be approved.
+approve (and ci publish) recompute totals, interval and verdict from the per-sample arrays and refuse any
+difference."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 14.10: entry fields reach the bot's PR comment; they must be shown, never rendered as
+"""Hostile markdown in entry fields: they reach the bot's PR comment; they must be shown, never rendered as
 links, images, mentions, HTML, code spans or extra table cells."""
 
 from __future__ import annotations

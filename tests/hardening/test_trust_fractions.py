@@ -1,5 +1,5 @@
-"""Issue 14, attack 7 — fractions: certified_accuracy 0.94 (a fraction, not percent) only warned, was
-confirmed and published as "0.94 re-verified". With a model block it is an error unless the entry says
+"""Fractions for percentages: certified_accuracy 0.94 (a fraction, not percent) would be re-verified,
+confirmed and shown as "0.94 re-verified". With a model block it is an error unless the entry says
 result.accuracy_below_one_percent: true."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 14.8: TF32 must be off while any verifier runs, and CPU and CUDA must agree.
+"""GPU numerics: TF32 must be off while any verifier runs, and CPU and CUDA must agree.
 
 The CPU test registers a real third-party verifier plugin that reads torch's precision flags
 while the pipeline calls it. The agreement tests run only where CUDA is present.

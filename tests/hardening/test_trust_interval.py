@@ -1,6 +1,6 @@
-"""Issue 14, attack 2 — confirming against the upper end: "claimed <= upper" confirmed claims far above
-what curator measured when n was small (and any claim below it). A claim is confirmed only inside the
-interval and on a publishable n; the verdict carries curator's measured number and interval."""
+"""Confirming against the upper end: a rule "claimed <= upper" would confirm claims far above what curator
+measured when n is small (and any claim below it). A claim is confirmed only inside the interval and on a
+publishable n; the verdict carries curator's measured number and interval."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 14.5: a pull request edits the board beyond its claim (real git repositories).
+"""PR scope: a pull request edits the board beyond its claim (real git repositories).
 
 Each attack is what a hostile submitter can push: entries, history and reports[] are all files
 the PR writes, so the check must refuse them and ``curator diff`` must not believe them.

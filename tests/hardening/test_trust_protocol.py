@@ -1,4 +1,4 @@
-"""Issue 14, attack 3 — weak protocols: smoothing run at params.alpha 0.4999 with n = 100 while the claim
+"""Weak protocols: smoothing run at params.alpha 0.4999 with n = 100 while the claim
 states certification.alpha 0.001, and lipschitz power iteration (1 iteration, safety 0), which is an
 estimate, not an upper bound. Publishable claims must meet each verifier's floor, and the report says
 which floor applied."""

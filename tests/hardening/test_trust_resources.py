@@ -1,4 +1,4 @@
-"""Issue 14.9: a submission must not be able to make curator allocate, compute or recurse without
+"""Resource caps: a submission must not be able to make curator allocate, compute or recurse without
 bound. Every input here is an attacker's choice; each case ends in a clear error (or a capped
 result) instead of gigabytes, hours or a crash. Work is bounded by construction and, where a
 regression would hang, by a subprocess timeout as a backstop (never a wall-clock assertion)."""

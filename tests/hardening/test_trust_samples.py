@@ -1,4 +1,4 @@
-"""Issue 14, attack 1 — tiny samples and smoke runs: a claim measured on one image, or a 5-sample smoke
+"""Tiny samples and smoke runs: a claim measured on one image, or a 5-sample smoke
 run of the bundled over-claim, must never be confirmed or published, and fetch-reports must not fall back
 to an older run's report."""
 

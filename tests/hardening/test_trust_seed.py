@@ -1,6 +1,6 @@
-"""Issue 14, attack 4 — a fixed public seed: smoothing noise drawn from seed 0 lets a model be trained on
-curator's own noise draws. Each run now draws a fresh seed, records it, and can be replayed with it; the
-shards of one run share the one seed `ci plan` picks."""
+"""A fixed public seed: smoothing noise drawn from seed 0 would let a model be trained on curator's own
+noise draws. Each run draws a fresh seed, records it, and can be replayed with it; the shards of one run
+share the one seed `ci plan` picks."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Hardening: the workflows, beyond tests/test_workflows.py.
+"""Hardening: the workflows, beyond tests/ci/test_workflows.py.
 
-tests/test_workflows.py already runs zizmor at ``--persona=auditor`` (no finding) and checks the
+tests/ci/test_workflows.py already runs zizmor at ``--persona=auditor`` (no finding) and checks the
 jobs that run a submission-reading ``curator ci`` command. Here the notion of "touches submitted
 files" is widened to everything an outsider influences: every job of a workflow an outsider can
 trigger (pull_request, pull_request_target, workflow_run, issue_comment, …) and every job that
