@@ -1,7 +1,6 @@
 # The two commands of the README's quick start: `make demo` and `make test`.
-# Both create and fill .venv on first use. torch is installed first, pinned to the version the measured
-# figures in docs/benchmarks.md were taken with (the CPU wheel here; the GPU runners install the CUDA
-# wheel of the same version, docs/maintainers.md). Contributors start at README.md and docs/architecture.md.
+# Both create and fill .venv on first use. torch is installed first, pinned to the version that the
+# figures in docs/benchmarks.md were measured with. New contributors: README.md, then docs/architecture.md.
 
 PYTHON ?= python3
 VENV ?= .venv
