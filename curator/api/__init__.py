@@ -1,8 +1,11 @@
 """Curator's public API for plugins.
 
 A plugin is a module exposing ``@hookimpl`` functions (see :mod:`curator.api.hookspecs`) that call
-``register(obj)`` with instances of the classes below. Bundled plugins in ``plugins/`` use
-nothing but this module and the helper modules it re-exports, exactly like third-party ones.
+``register(obj)`` with instances of the classes below. Besides this module a plugin may import its
+facades — :mod:`curator.api.http`, :mod:`curator.api.data`, :mod:`curator.api.nn`,
+:mod:`curator.api.stats`, :mod:`curator.api.papers`, :mod:`curator.api.files` — and
+:mod:`curator.engines`, nothing else of curator; bundled plugins in ``plugins/`` are held to that
+like third-party ones (tests/api/test_boundary.py).
 
 Heavy imports (torch) stay out of this module so that ``curator --help`` is fast.
 """
@@ -13,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable
 
 from curator.api.hookspecs import hookimpl
+from curator.core.errors import CuratorError
 
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
@@ -21,6 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "hookimpl",
+    "CuratorError",
     "Architecture",
     "Dataset",
     "DatasetSplit",

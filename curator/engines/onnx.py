@@ -29,10 +29,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from curator.core.errors import CuratorError
-from curator.core.jsonio import read_capped
-from curator.verify.model_budget import MAX_WEIGHT_LAYERS
+from curator.api import CuratorError
+from curator.api.files import read_capped
 from curator.engines.layers import Normalize
+from curator.engines.limits import MAX_WEIGHT_LAYERS
 
 MAX_ONNX_BYTES = 512 * 1024 * 1024  # decompressed; the largest VNN-COMP nets are far below this
 # Depth caps: CROWN's cost grows with the square of the depth (a 200-layer chain took 76 s per

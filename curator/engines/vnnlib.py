@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from curator.core.errors import CuratorError
-from curator.core.jsonio import read_capped
+from curator.api import CuratorError
+from curator.api.files import read_capped
 
 MAX_VNNLIB_BYTES = 64 * 1024 * 1024
 

@@ -18,13 +18,11 @@ import torch
 from torch import nn
 
 from curator.core.errors import CuratorError
+from curator.engines.limits import MAX_WEIGHT_LAYERS
 
 # 250 M float32 parameters = 1 GB: above every network of the board's papers (ImageNet
 # ResNet-50 has 25.6 M, WRN-50-2 69 M) with room to spare.
 MAX_PARAMETERS = 250_000_000
-# Weight layers (Linear/Conv): ResNet-110 has 110. Bound propagation costs grow with depth
-# squared (CROWN back-substitutes through every earlier layer), so depth is capped like size.
-MAX_WEIGHT_LAYERS = 128
 MAX_SAFETENSORS_HEADER = 64 * 1024 * 1024
 # Small differences are left to the strict state_dict load, which names each missing or
 # mismatched key; only a network much larger than its file is refused here, before allocation.

@@ -42,7 +42,7 @@ class _Arch(Architecture):
     def __init__(self, name: str, description: str, schema: dict[str, Any], factory: Callable[..., Any],
                  takes_input_shape: bool = False):
         self.name = name
-        # True: kwargs.input_shape defaults to the claim's model.input_shape (curator.verify.models.architecture_kwargs).
+        # True: kwargs.input_shape defaults to the claim's model.input_shape (the host's architecture_kwargs).
         self.takes_input_shape = takes_input_shape
         self.version = __version__
         self.description = description
@@ -149,7 +149,7 @@ def build_cnn_7layer(in_channels: int, in_size: int, num_classes: int, width: in
 def build_resnet_small(in_channels: int, in_size: int, num_classes: int, width: int, blocks: int, batchnorm: bool):
     from torch import nn
 
-    from curator.engines.layers import Residual
+    from curator.api.nn import Residual
 
     def conv_bn(cin: int, cout: int, stride: int) -> list[nn.Module]:
         mods: list[nn.Module] = [nn.Conv2d(cin, cout, 3, stride=stride, padding=1)]
@@ -241,8 +241,7 @@ def build_sequential(input_shape: list[int], layers: list[dict[str, Any]]):
 def build_cascade(stages: list[dict[str, Any]], input_shape: list[int] | None = None):
     """A :class:`curator.engines.cascade.Cascade` of registered architectures (stage ``i``'s weights are
     state_dict ``i`` of the checkpoint's list, see ``model.state_dict_key``)."""
-    from curator.engines.cascade import Cascade
-    from curator.verify.models import build_architecture
+    from curator.api.nn import Cascade, build_architecture
     from curator.api.registry import get_registry
 
     registry = get_registry()

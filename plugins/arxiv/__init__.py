@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from xml.etree import ElementTree
 
-from curator.core import refs
-from curator.api import PaperRecord, Scraper, hookimpl
-from curator.papers.http import HttpClient, NotFound, Response, ScrapeError, base_url
+from curator.api import PaperRecord, Scraper, hookimpl, papers
+from curator.api.http import HttpClient, NotFound, Response, ScrapeError, base_url
 
 __version__ = "1.0.0"
 
@@ -43,7 +42,7 @@ def parse_feed(response: Response, wanted: str) -> PaperRecord:
     if not entries or total == "0":
         raise NotFound(f"arxiv: no paper with id {wanted} {where}")
     entry = entries[0]
-    got = refs.arxiv_id(_text(entry.find(f"{ATOM}id")))
+    got = papers.arxiv_id(_text(entry.find(f"{ATOM}id")))
     title = _text(entry.find(f"{ATOM}title"))
     if got is None or not title:
         # Unknown but well-formed ids come back as an entry without id/title.
@@ -76,10 +75,10 @@ class ArxivScraper(Scraper):
     priority = 10
 
     def matches(self, ref: str) -> bool:
-        return refs.arxiv_id(ref) is not None
+        return papers.arxiv_id(ref) is not None
 
     def resolve(self, ref: str, http: HttpClient) -> PaperRecord:
-        wanted = refs.arxiv_id(ref)
+        wanted = papers.arxiv_id(ref)
         if wanted is None:
             raise ScrapeError(f"arxiv: {ref!r} is not an arXiv id or URL")
         return http.get(

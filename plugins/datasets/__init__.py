@@ -1,6 +1,6 @@
 """Bundled test sets: mnist, cifar10, cifar10-first100, imagenet, digits, npz.
 
-Downloads go through :func:`curator.verify.artifacts.fetch` (pinned sha256, cache, retries); a file the
+Downloads go through :func:`curator.api.data.fetch` (pinned sha256, cache, retries); a file the
 user already has under ``data_dir`` (``--data-dir`` / ``$CURATOR_DATA``) is looked for first and
 must hold the same pinned content. Details and mirrors: docs/artifacts.md.
 """
@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from curator.api import Dataset, DatasetSplit, hookimpl
-from curator.verify.artifacts import fetch, fetch_any, find_local
+from curator.api import data as ds  # torch-free until a reader is used (curator.api.data)
 
 __version__ = "1.0.0"
 
@@ -74,12 +74,10 @@ class MNIST(Dataset):
             if path.is_file():
                 return path, str(path)
         urls = [u + name for u in mnist_urls()]
-        return fetch_any(urls, gz_hashes, cache_dir, progress=progress), urls[0]
+        return ds.fetch_any(urls, gz_hashes, cache_dir, progress=progress), urls[0]
 
     def load(self, data_dir: Path | None, cache_dir: Path, progress: bool = True) -> DatasetSplit:
         import torch
-
-        from curator.verify import datasets as ds  # lazily: torch is not needed to list plugins
 
         data_dir = ds.data_dir_from_env(data_dir)
         img_path, img_src = self._file("images", data_dir, cache_dir, progress)
@@ -109,8 +107,6 @@ class CIFAR10(Dataset):
     num_classes = 10
 
     def load(self, data_dir: Path | None, cache_dir: Path, progress: bool = True) -> DatasetSplit:
-        from curator.verify import datasets as ds  # lazily: torch is not needed to list plugins
-
         data_dir = ds.data_dir_from_env(data_dir)
         url = os.environ.get("CURATOR_CIFAR10_URL") or CIFAR10_URL
         sha = (os.environ.get("CURATOR_CIFAR10_SHA256") or CIFAR10_SHA256).lower()
@@ -122,10 +118,10 @@ class CIFAR10(Dataset):
                     raise ds.DatasetError(f"{path}: {path.stat().st_size} bytes, expected {ds.CIFAR_TEST_BYTES}")
                 x, y = ds.parse_cifar_binary(path.read_bytes(), str(path))
                 return DatasetSplit(x, y, 10, source=str(path))
-        archive = find_local(_candidates(data_dir, ("", "cifar10"), CIFAR10_ARCHIVE), sha)
+        archive = ds.find_local(_candidates(data_dir, ("", "cifar10"), CIFAR10_ARCHIVE), sha)
         source = str(archive) if archive is not None else url
         if archive is None:
-            archive = fetch(url, sha, cache_dir, progress=progress)
+            archive = ds.fetch(url, sha, cache_dir, progress=progress)
         data = ds.cifar_test_batch_from_archive(archive)
         x, y = ds.parse_cifar_binary(data, f"{archive}:{ds.CIFAR_TEST_MEMBER}")
         if len(y) != 10000:
@@ -143,8 +139,6 @@ class CIFAR10First100(Dataset):
     FILE = "cifar10_test_first100.csv"
 
     def load(self, data_dir: Path | None, cache_dir: Path, progress: bool = True) -> DatasetSplit:
-        from curator.verify import datasets as ds  # lazily: torch is not needed to list plugins
-
         data_dir = ds.data_dir_from_env(data_dir)
         for path in _candidates(data_dir, ("", "cifar10"), self.FILE):
             if path.is_file():
@@ -165,8 +159,6 @@ class ImageNet(Dataset):
     num_classes = 1000
 
     def load(self, data_dir: Path | None, cache_dir: Path, progress: bool = True) -> DatasetSplit:
-        from curator.verify import datasets as ds  # lazily: torch is not needed to list plugins
-
         data_dir = ds.data_dir_from_env(data_dir)
         if data_dir is None:
             raise ds.DatasetError("imagenet is never downloaded: point --data-dir (or CURATOR_DATA) at a folder holding imagenet/val/<wnid>/*.JPEG")
@@ -193,8 +185,6 @@ class Digits(Dataset):
     num_classes = 10
 
     def load(self, data_dir: Path | None, cache_dir: Path, progress: bool = True) -> DatasetSplit:
-        from curator.verify import datasets as ds  # lazily: torch is not needed to list plugins
-
         x, y = ds.load_digits_arrays("test")
         return DatasetSplit(x, y, 10, source="sklearn.datasets.load_digits (curator test split)")
 
@@ -206,8 +196,6 @@ class Npz(Dataset):
     num_classes = 0  # whatever the file holds
 
     def load(self, data_dir: Path | None, cache_dir: Path, progress: bool = True) -> DatasetSplit:
-        from curator.verify import datasets as ds  # lazily: torch is not needed to list plugins
-
         env = os.environ.get("CURATOR_NPZ")
         data_dir = ds.data_dir_from_env(data_dir)
         candidates = [Path(env)] if env else []

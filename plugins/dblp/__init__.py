@@ -11,15 +11,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from curator.core import refs
-from curator.api import PaperRecord, Scraper, hookimpl
-from curator.papers.http import HttpClient, NotFound, Response, ScrapeError, base_url
-from curator.core.venues import short_venue
+from curator.api import PaperRecord, Scraper, hookimpl, papers
+from curator.api.http import HttpClient, NotFound, Response, ScrapeError, base_url
 
 __version__ = "1.0.0"
 
 DEFAULT_URL = "https://dblp.org/search/publ/api"
-TITLE_THRESHOLD = refs.TITLE_MATCH_THRESHOLD
+TITLE_THRESHOLD = papers.TITLE_MATCH_THRESHOLD
 
 
 def _as_list(x: Any) -> list:
@@ -42,19 +40,19 @@ def record_from_info(info: dict[str, Any]) -> PaperRecord:
     if isinstance(venue, list):
         venue = venue[0] if venue else None
     ees = [e for e in _as_list(info.get("ee")) if isinstance(e, str)]
-    arxiv = next((refs.arxiv_id(e) for e in ees if refs.arxiv_id(e)), None)
-    openreview = next((refs.openreview_id(e) for e in ees if refs.openreview_id(e)), None)
+    arxiv = next((papers.arxiv_id(e) for e in ees if papers.arxiv_id(e)), None)
+    openreview = next((papers.openreview_id(e) for e in ees if papers.openreview_id(e)), None)
     doi = info.get("doi") if isinstance(info.get("doi"), str) else None
     if venue == "CoRR":
         venue = None
         if arxiv is None and isinstance(info.get("volume"), str):
-            arxiv = refs.arxiv_id(info["volume"].removeprefix("abs/"))
+            arxiv = papers.arxiv_id(info["volume"].removeprefix("abs/"))
     url = ees[0] if ees else info.get("url")
     return PaperRecord(
         title=title,
         authors=[a for a in authors if a],
         year=year,
-        venue=short_venue(venue, year) if isinstance(venue, str) else None,
+        venue=papers.short_venue(venue, year) if isinstance(venue, str) else None,
         arxiv=arxiv,
         doi=None if (doi or "").lower().startswith("10.48550/") else doi,
         openreview=openreview,
@@ -74,7 +72,7 @@ def parse_search(response: Response, title: str) -> PaperRecord:
         info = hit.get("info") if isinstance(hit, dict) else None
         if not isinstance(info, dict) or not info.get("title"):
             continue
-        score = refs.title_similarity(str(info["title"]), title)
+        score = papers.title_similarity(str(info["title"]), title)
         if score >= TITLE_THRESHOLD:
             informal = info.get("venue") == "CoRR" or info.get("type") == "Informal and Other Publications"
             candidates.append((not informal, score, info))
@@ -92,10 +90,10 @@ class DblpScraper(Scraper):
     priority = 30
 
     def matches(self, ref: str) -> bool:
-        return refs.classify(ref).kind == "title"
+        return papers.classify(ref).kind == "title"
 
     def resolve(self, ref: str, http: HttpClient) -> PaperRecord:
-        title = refs.classify(ref).value
+        title = papers.classify(ref).value
         return http.get(base_url("dblp", DEFAULT_URL), service="dblp", params={"q": title, "format": "json", "h": "10"},
                         accept="application/json", parse=lambda r: parse_search(r, title))
 

@@ -11,10 +11,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from curator.core import refs
-from curator.api import PaperRecord, Scraper, hookimpl
-from curator.papers.http import HttpClient, NotFound, Response, ScrapeError, base_url
-from curator.core.venues import short_venue
+from curator.api import PaperRecord, Scraper, hookimpl, papers
+from curator.api.http import HttpClient, NotFound, Response, ScrapeError, base_url
 
 __version__ = "1.0.0"
 
@@ -61,7 +59,7 @@ def record_from_work(work: Any, doi: str, source: str, where: str) -> PaperRecor
     canonical = work.get("DOI") if isinstance(work.get("DOI"), str) else doi
     arxiv = None
     if canonical.lower().startswith("10.48550/arxiv."):
-        arxiv = refs.arxiv_id(canonical[len("10.48550/arxiv."):])
+        arxiv = papers.arxiv_id(canonical[len("10.48550/arxiv."):])
     pdf = None
     for link in work.get("link") or []:
         if isinstance(link, dict) and link.get("content-type") == "application/pdf" and isinstance(link.get("URL"), str):
@@ -71,7 +69,7 @@ def record_from_work(work: Any, doi: str, source: str, where: str) -> PaperRecor
         title=title,
         authors=_authors(work),
         year=year,
-        venue=short_venue(venue, year) if venue else None,
+        venue=papers.short_venue(venue, year) if venue else None,
         arxiv=arxiv,
         doi=canonical,
         url=f"https://doi.org/{canonical}",
@@ -96,10 +94,10 @@ class DoiScraper(Scraper):
     priority = 10
 
     def matches(self, ref: str) -> bool:
-        return refs.doi(ref) is not None
+        return papers.doi(ref) is not None
 
     def resolve(self, ref: str, http: HttpClient) -> PaperRecord:
-        doi = refs.doi(ref)
+        doi = papers.doi(ref)
         if doi is None:
             raise ScrapeError(f"doi: {ref!r} is not a DOI")
         quoted = quote(doi, safe="/:;()")

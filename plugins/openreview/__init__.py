@@ -13,10 +13,8 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from curator.core import refs
-from curator.api import PaperRecord, Scraper, hookimpl
-from curator.papers.http import HttpClient, NotFound, Response, ScrapeError, base_url
-from curator.core.venues import short_venue
+from curator.api import PaperRecord, Scraper, hookimpl, papers
+from curator.api.http import HttpClient, NotFound, Response, ScrapeError, base_url
 
 __version__ = "1.0.0"
 
@@ -48,12 +46,12 @@ def _venue_and_year(note: dict[str, Any], content: dict[str, Any]) -> tuple[str 
         else:
             # "ICLR 2024 poster", "NeurIPS 2022 Accept" → the venue and year only
             # "ICLR 2024 poster", "NeurIPS 2022 Accept" → "ICLR", "NeurIPS" (the year is kept apart)
-            venue = short_venue(re.sub(r"\s+(poster|oral|spotlight|notable[- ]top[- ]\d+%|accept\w*|main|conference)\b.*$", "", venue.strip(), flags=re.I))
+            venue = papers.short_venue(re.sub(r"\s+(poster|oral|spotlight|notable[- ]top[- ]\d+%|accept\w*|main|conference)\b.*$", "", venue.strip(), flags=re.I))
     else:
         venue = None
         m = re.match(r"^([A-Za-z]+)\.cc/(20\d\d)/Conference", invitation or venueid or "")
         if m and "Blind_Submission" not in (invitation or "") and "Submission" not in (invitation or ""):
-            venue = short_venue(m.group(1))
+            venue = papers.short_venue(m.group(1))
     if year is None:
         ms = note.get("pdate") or note.get("odate") or note.get("cdate") or note.get("tcdate")
         if isinstance(ms, (int, float)) and ms > 0:
@@ -103,10 +101,10 @@ class OpenReviewScraper(Scraper):
     priority = 10
 
     def matches(self, ref: str) -> bool:
-        return refs.openreview_id(ref) is not None
+        return papers.openreview_id(ref) is not None
 
     def resolve(self, ref: str, http: HttpClient) -> PaperRecord:
-        wanted = refs.openreview_id(ref)
+        wanted = papers.openreview_id(ref)
         if wanted is None:
             raise ScrapeError(f"openreview: {ref!r} is not an OpenReview id or URL")
         for base in (base_url("openreview", V2_URL), base_url("openreview_v1", V1_URL)):

@@ -4,7 +4,7 @@
 Sites: NeurIPS proceedings (``proceedings.neurips.cc``, ``papers.nips.cc``), PMLR
 (``proceedings.mlr.press``), CVF open access (``openaccess.thecvf.com``) and IJCAI
 (``www.ijcai.org``). A PDF link is mapped to its HTML abstract page first
-(:func:`curator.core.paperid.proceedings_page_url`, also the duplicate key of such papers). For a mirror or a
+(:func:`curator.api.papers.proceedings_page_url`, also the duplicate key of such papers). For a mirror or a
 test server set ``CURATOR_PROCEEDINGS_URL``: ``https://HOST/PATH`` is then fetched as
 ``$CURATOR_PROCEEDINGS_URL/HOST/PATH``.
 """
@@ -15,10 +15,8 @@ import re
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
-from curator.core import paperid, refs
-from curator.api import PaperRecord, Scraper, hookimpl
-from curator.papers.http import HttpClient, Response, ScrapeError, base_url
-from curator.core.venues import short_venue
+from curator.api import PaperRecord, Scraper, hookimpl, papers
+from curator.api.http import HttpClient, Response, ScrapeError, base_url
 
 __version__ = "1.0.0"
 
@@ -87,9 +85,9 @@ def parse_page(response: Response, page_url: str) -> PaperRecord:
         title=title,
         authors=[_person(a) for a in meta.get("citation_author", []) if a.strip()],
         year=year,
-        venue=short_venue(venue_name, year) if venue_name else None,
-        arxiv=refs.arxiv_id(arxiv) if arxiv else None,
-        doi=doi if doi and refs.doi(doi) else None,
+        venue=papers.short_venue(venue_name, year) if venue_name else None,
+        arxiv=papers.arxiv_id(arxiv) if arxiv else None,
+        doi=doi if doi and papers.doi(doi) else None,
         url=page_url,
         pdf_url=pdf,
         abstract=(meta.get("citation_abstract") or [None])[0],
@@ -105,14 +103,14 @@ class ProceedingsScraper(Scraper):
     priority = 20
 
     def matches(self, ref: str) -> bool:
-        if not refs.is_url(ref):
+        if not papers.is_url(ref):
             return False
-        return paperid.proceedings_page_url(ref) is not None
+        return papers.proceedings_page_url(ref) is not None
 
     def resolve(self, ref: str, http: HttpClient) -> PaperRecord:
         if not self.matches(ref):
             raise ScrapeError(f"proceedings: {ref!r} is not a page of a known proceedings site")
-        page = paperid.proceedings_page_url(ref)
+        page = papers.proceedings_page_url(ref)
         assert page is not None  # matches() checked the host
         fetch = page
         mirror = base_url("proceedings", "")

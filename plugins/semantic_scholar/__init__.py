@@ -14,17 +14,15 @@ import os
 from typing import Any
 from urllib.parse import quote
 
-from curator.core import refs
-from curator.api import PaperRecord, Scraper, hookimpl
-from curator.papers.http import HttpClient, NotFound, Response, ScrapeError, base_url
-from curator.core.venues import is_preprint_venue, short_venue
+from curator.api import PaperRecord, Scraper, hookimpl, papers
+from curator.api.http import HttpClient, NotFound, Response, ScrapeError, base_url
 
 __version__ = "1.0.0"
 
 DEFAULT_URL = "https://api.semanticscholar.org/graph/v1"
 FIELDS = "title,authors,year,venue,externalIds,publicationVenue,journal,url,abstract,publicationDate,openAccessPdf"
 # Title lookups: the best match must be at least this similar (difflib on normalised titles).
-TITLE_THRESHOLD = refs.TITLE_MATCH_THRESHOLD
+TITLE_THRESHOLD = papers.TITLE_MATCH_THRESHOLD
 
 
 def record_from_paper(paper: Any, where: str) -> PaperRecord:
@@ -35,12 +33,12 @@ def record_from_paper(paper: Any, where: str) -> PaperRecord:
         ext = {}
     pv = paper.get("publicationVenue") or {}
     venue_name = (pv.get("name") if isinstance(pv, dict) else None) or paper.get("venue") or None
-    if isinstance(venue_name, str) and is_preprint_venue(venue_name):
+    if isinstance(venue_name, str) and papers.is_preprint_venue(venue_name):
         venue_name = None
     year = paper.get("year") if isinstance(paper.get("year"), int) else None
     doi = ext.get("DOI") if isinstance(ext.get("DOI"), str) else None
     arxiv = ext.get("ArXiv") if isinstance(ext.get("ArXiv"), str) else None
-    arxiv = refs.arxiv_id(arxiv) if arxiv else None
+    arxiv = papers.arxiv_id(arxiv) if arxiv else None
     authors = [a.get("name", "").strip() for a in paper.get("authors") or [] if isinstance(a, dict) and a.get("name")]
     pdf = paper.get("openAccessPdf")
     url = None
@@ -54,7 +52,7 @@ def record_from_paper(paper: Any, where: str) -> PaperRecord:
         title=" ".join(paper["title"].split()),
         authors=authors,
         year=year,
-        venue=short_venue(venue_name, year) if venue_name else None,
+        venue=papers.short_venue(venue_name, year) if venue_name else None,
         arxiv=arxiv,
         doi=doi,
         url=url,
@@ -77,11 +75,11 @@ class SemanticScholarScraper(Scraper):
     priority = 40
 
     def matches(self, ref: str) -> bool:
-        kind = refs.classify(ref).kind
+        kind = papers.classify(ref).kind
         return kind in ("arxiv", "doi", "url", "title")
 
     def resolve(self, ref: str, http: HttpClient) -> PaperRecord:
-        c = refs.classify(ref)
+        c = papers.classify(ref)
         base = base_url("s2", DEFAULT_URL)
         if c.kind == "title":
             return self._match_title(c.value, base, http)
@@ -101,7 +99,7 @@ class SemanticScholarScraper(Scraper):
             best, best_score = None, 0.0
             for paper in data:
                 if isinstance(paper, dict) and isinstance(paper.get("title"), str):
-                    score = refs.title_similarity(paper["title"], title)
+                    score = papers.title_similarity(paper["title"], title)
                     if score > best_score:
                         best, best_score = paper, score
             if best is None or best_score < TITLE_THRESHOLD:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import torch
 from scipy.stats import norm as _normal
 
-from curator.core.stats import cp_lower, cp_upper
+from curator.api.stats import cp_lower, cp_upper
 
 from .noise import NATIVE_NORM
 

@@ -19,10 +19,8 @@ from typing import Any
 
 import yaml
 
-from curator.api import ImportBatch, Importer, hookimpl
-from curator.core.errors import CuratorError
-from curator.core.paperid import arxiv_id_from_url, normalise_title, openreview_id_from_url, paper_keys
-from curator.core.radius import parse_radius
+from curator.api import CuratorError, ImportBatch, Importer, hookimpl
+from curator.api.papers import arxiv_id_from_url, normalise_title, openreview_id_from_url, paper_keys, parse_radius
 
 __version__ = "1.0.0"
 

@@ -1,20 +1,18 @@
-"""The plugin host: broken plugins, name collisions, CURATOR_PLUGINS, a third-party distribution, hook docs."""
+"""The plugin host: broken plugins, name collisions, CURATOR_PLUGINS, a third-party distribution."""
 
-import inspect
 import json
 import os
 import subprocess
 import sys
 import textwrap
-import types
 from pathlib import Path
 
 import pytest
 
-from curator.api import hookspecs
-from curator.api import Importer, Verifier, hookimpl
+from curator.api import Verifier
 from curator.core.errors import PluginError
 from curator.api.registry import PluginHost
+from pluginkit import plugin_module
 
 CURATOR = str(Path(sys.executable).parent / "curator")
 
@@ -183,17 +181,6 @@ def test_curator_plugins_filter(thirdparty):
 # --------------------------------------------------------------------------- in-process host
 
 
-def _module(name, **hooks):
-    m = types.ModuleType(name)
-    for hook, objs in hooks.items():
-        def impl(register, _objs=objs):
-            for o in _objs:
-                register(o)
-        impl.__name__ = hook
-        setattr(m, hook, hookimpl(impl))
-    return m
-
-
 class _V(Verifier):
     name = "same-name"
     version = "1"
@@ -201,8 +188,8 @@ class _V(Verifier):
 
 def test_collision_in_process_names_both():
     host = PluginHost()
-    host.add_plugin(_module("a", register_verifiers=[_V()]), "alpha")
-    host.add_plugin(_module("b", register_verifiers=[_V()]), "beta")
+    host.add_plugin(plugin_module("a", register_verifiers=[_V()]), "alpha")
+    host.add_plugin(plugin_module("b", register_verifiers=[_V()]), "beta")
     with pytest.raises(PluginError, match="'same-name' is registered by two plugins: '(alpha|beta)' and '(alpha|beta)'"):
         host.registry
 
@@ -211,7 +198,7 @@ def test_invalid_registrations_are_plugin_errors():
     bad_name = _V()
     bad_name.name = "Bad Name"
     host = PluginHost()
-    host.add_plugin(_module("a", register_verifiers=[bad_name]), "alpha")
+    host.add_plugin(plugin_module("a", register_verifiers=[bad_name]), "alpha")
     with pytest.raises(PluginError, match="invalid name"):
         host.registry
 
@@ -220,27 +207,16 @@ def test_invalid_registrations_are_plugin_errors():
         version = "1"
 
     host = PluginHost()
-    host.add_plugin(_module("b", register_importers=[NotAnImporter()]), "beta")
+    host.add_plugin(plugin_module("b", register_importers=[NotAnImporter()]), "beta")
     with pytest.raises(PluginError, match="takes Importer objects"):
         host.registry
 
     bad_schema = _V()
     bad_schema.params_schema = {"type": "no-such-type"}
     host = PluginHost()
-    host.add_plugin(_module("c", register_verifiers=[bad_schema]), "gamma")
+    host.add_plugin(plugin_module("c", register_verifiers=[bad_schema]), "gamma")
     with pytest.raises(PluginError, match="invalid params schema"):
         host.registry
-
-
-def test_every_hook_has_a_docstring_and_is_documented(repo):
-    doc = (repo / "docs" / "plugins.md").read_text(encoding="utf-8")
-    assert "## Hooks" in doc
-    hooks = [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("register_")]
-    assert len(hooks) == 5
-    for name in hooks:
-        assert (getattr(hookspecs, name).__doc__ or "").strip(), f"hook {name} has no docstring"
-        assert f"`{name}" in doc, f"hook {name} is not documented in docs/plugins.md"
-    assert Importer.__doc__ and Verifier.__doc__
 
 
 def test_loading_the_plugins_imports_neither_torch_nor_scipy():

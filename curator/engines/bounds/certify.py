@@ -16,8 +16,7 @@ from typing import Iterator
 
 import torch
 
-from curator.api import SampleResult, VerifyTask, params_with_defaults
-from curator.core.errors import CuratorError
+from curator.api import CuratorError, SampleResult, VerifyTask, params_with_defaults
 from curator.engines.bounds.convert import UnsupportedLayerError, from_module
 from curator.engines.bounds.network import BoundedNetwork
 
