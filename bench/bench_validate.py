@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 
 from curator.api.registry import get_registry
 from curator.core.schemas import ENTRY_SCHEMA_ID, get_schema, registry
-from curator.core.validate import validate_paths
+from curator.verify.claim_checks import validate_claims
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
 DATASETS = ("mnist", "cifar10", "imagenet")
@@ -72,7 +72,7 @@ def main() -> None:
         assert bad == 0
 
         t0 = time.perf_counter()
-        report = validate_paths([root], registry=plugins)
+        report = validate_claims([root], registry=plugins)
         took = time.perf_counter() - t0
         assert report.ok and report.files == N, report.problems[:3]
 

@@ -19,10 +19,10 @@ from curator.core.errors import CuratorError
 from curator.core.jsonio import read_json, write_json_atomic
 from curator.verify.report import ATTACK_REFUTES, now_iso
 from curator.core.sampling import merged_shard, shards_of_one_run, sum_timings
-from curator.core.schemas import require_valid
+from curator.core.schemas import BENCHMARK_RESULT_SCHEMA_ID, require_valid
 from curator.core.stats import DEFAULT_CONFIDENCE, proportion
 
-RESULT_SCHEMA_ID = "https://curator.dev/schemas/benchmark-result/v1"
+RESULT_SCHEMA_ID = BENCHMARK_RESULT_SCHEMA_ID
 RESULT_VERSION = 1
 SAMPLE_KEYS = ("index", "label", "predicted", "status", "radius", "seconds")
 RADIUS_KEYS = ("index", "label", "predicted", "radius", "iterations", "seconds", "timed_out")

@@ -140,9 +140,9 @@ def report_mismatches(entry: dict[str, Any], report: dict[str, Any]) -> list[str
 def _entry_problems(entry: Any, file: str, registry: Any = None) -> list[str]:
     """Schema problems of a submission, or when it has none its semantic errors, as lines."""
     from curator.board.publication import registry_or_installed
-    from curator.core.validate import check_entry
+    from curator.verify.claim_checks import check_claim
 
-    return [str(p) for p in check_entry(entry, file, registry_or_installed(registry)) if p.severity == "error"]
+    return [str(p) for p in check_claim(entry, file, registry_or_installed(registry)) if p.severity == "error"]
 
 
 def _duplicates_in_store(root: Path, entry: dict[str, Any], path: Path) -> list[str]:

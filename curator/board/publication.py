@@ -144,7 +144,7 @@ def publication_problems(entry: dict[str, Any], report: dict[str, Any], registry
     """
     from curator.board.approve import report_mismatches
     from curator.core.schemas import REPORT_SCHEMA_ID, validate
-    from curator.core.validate import check_entry
+    from curator.verify.claim_checks import check_claim
 
     if not isinstance(entry, dict) or not isinstance(report, dict):
         return ["the entry and the report must be JSON objects"]
@@ -152,7 +152,7 @@ def publication_problems(entry: dict[str, Any], report: dict[str, Any], registry
     if schema:
         return ["the report is not valid against report.schema.json"] + schema[:20]
     registry = registry_or_installed(registry)
-    out = [str(p) for p in check_entry(entry, f"{entry.get('id')}.json", registry) if p.severity == "error"]
+    out = [str(p) for p in check_claim(entry, f"{entry.get('id')}.json", registry) if p.severity == "error"]
     if out:
         return out
     out += report_mismatches(entry, report)

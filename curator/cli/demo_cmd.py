@@ -20,7 +20,8 @@ import click
 
 from curator.core.errors import UsageError
 from curator.board.render import find_setting, group_by_setting, load_valid_entries, ranked_rows, terminal_table, write_readme
-from curator.core.validate import iter_problem_lines, validate_paths
+from curator.core.validate import iter_problem_lines
+from curator.verify.claim_checks import validate_claims
 
 SHOWCASE = ("cifar10", "linf", 8 / 255)
 EXAMPLE = Path("examples") / "digits-smoothing.json"
@@ -85,7 +86,7 @@ def demo_command(store: Path, board: Path | None, do_verify: bool, example: Path
         click.echo("")
     if not (store / "entries").is_dir():
         raise UsageError(f"no leaderboard at {store} (run from the repository root, or pass --store)")
-    report = validate_paths([store / "entries"])
+    report = validate_claims([store / "entries"])
     for line in iter_problem_lines(report):
         click.echo(line)
     click.echo(f"1. validate {store}/entries: {report.files} entries, {len(report.errors)} errors, {len(report.warnings)} warnings"

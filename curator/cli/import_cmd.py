@@ -12,7 +12,8 @@ from curator.api.registry import get_registry
 from curator.board.reverification import ANNOTATION_FIELD
 from curator.board.store import StorePathError, entry_path, iter_entry_files
 from curator.core.jsonio import read_json, JsonFileError
-from curator.core.validate import check_entry, find_duplicates
+from curator.core.validate import find_duplicates
+from curator.verify.claim_checks import check_claim
 from curator.cli.common import emit, format_option
 
 
@@ -39,7 +40,7 @@ def import_into(importer_name: str, source: Path, store: Path) -> dict:
         if path in planned:
             raise CuratorError(f"importer {importer_name!r} produced two entries with id {entry.get('id')!r}")
         entry = _keep_annotation(entry, path)
-        problems.extend(p for p in check_entry(entry, str(path), registry) if p.severity == "error")
+        problems.extend(p for p in check_claim(entry, str(path), registry) if p.severity == "error")
         planned[path] = dumps(entry).encode("utf-8")
 
     existing = []

@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from curator.core.validate import iter_problem_lines, validate_paths
+from curator.core.validate import iter_problem_lines
+from curator.verify.claim_checks import validate_claims
 from curator.cli.common import emit, format_option
 
 
@@ -25,7 +26,7 @@ def validate_command(paths: tuple[str, ...], no_plugins: bool, online: bool, off
     1: invalid; 2: usage error (e.g. a path that does not exist). ``--online`` compares each
     schema-valid entry's paper block with the scraped record (title similarity ≥ 0.9).
     """
-    report = validate_paths(paths, use_plugins=not no_plugins, store=store)
+    report = validate_claims(paths, use_plugins=not no_plugins, store=store)
     if online or offline:
         from curator.papers.http import HttpClient
         from curator.papers.online_check import check_online

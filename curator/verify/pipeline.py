@@ -75,9 +75,9 @@ class Loaded:
 
 def load_entry(path: Path, registry: Any) -> dict[str, Any]:
     """The entry, schema- and semantically valid (curator.core.validate), with a model to re-verify."""
-    from curator.core.validate import validate_paths
+    from curator.verify.claim_checks import validate_claims
 
-    result = validate_paths([path], registry)
+    result = validate_claims([path], registry)
     if result.errors:
         lines = "\n  ".join(str(p) for p in result.errors[:20])
         raise VerifyError(f"{path} is not a valid entry:\n  {lines}")

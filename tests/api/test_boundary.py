@@ -1,5 +1,6 @@
 """The plugin boundary: bundled plugins import only curator.api and curator.engines, the engines
-only curator.api (and each other), so a third-party plugin can do whatever a bundled one does.
+only curator.api (and each other), so a third-party plugin can do whatever a bundled one does;
+and curator.core, the domain everything stands on, imports nothing of curator but itself.
 
 Imports are read from the syntax tree of every module (imports inside functions included,
 relative imports resolved, ``importlib.import_module("...")`` with a literal name too), never
@@ -29,6 +30,9 @@ class Area:
 
 PLUGINS = Area("plugins", "curator_plugins", ("curator.api", "curator.engines"), own_subpackages=True)
 ENGINES = Area("curator/engines", "curator.engines", ("curator.api", "curator.engines"))
+# The torch-free domain at the bottom: nothing of curator above it (its rules that need plugins are
+# passed in by the host, see curator.verify.claim_checks).
+CORE = Area("curator/core", "curator.core", ("curator.core",))
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,7 @@ def violations(root: Path, area: Area, shown_from: Path = REPO) -> list[Violatio
     return found
 
 
-@pytest.mark.parametrize("area", [PLUGINS, ENGINES], ids=lambda a: a.folder)
+@pytest.mark.parametrize("area", [PLUGINS, ENGINES, CORE], ids=lambda a: a.folder)
 def test_no_module_imports_across_the_boundary(area):
     root = REPO / area.folder
     assert len(list(root.rglob("*.py"))) > 5, f"{root} holds no modules: the check would pass vacuously"
@@ -171,3 +175,14 @@ def test_engines_may_not_import_the_host(tmp_path):
                                       encoding="utf-8")
     (found,) = violations(tmp_path, ENGINES, shown_from=tmp_path)
     assert (found.line, found.reason) == (2, "curator.verify.model_budget.X is outside curator.api, curator.engines")
+
+
+def test_core_loads_without_torch_or_plugins():
+    import subprocess
+    import sys
+
+    modules = sorted(module_name(p, REPO / "curator/core", "curator.core") for p in (REPO / "curator/core").rglob("*.py"))
+    code = ("import sys\n" + "".join(f"import {m}\n" for m in modules)
+            + "print(sorted(m for m in ('torch', 'scipy', 'curator.api', 'curator.verify', 'curator.board') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -10,11 +10,11 @@ from factories import make_entry, write_entry
 from curator.api import Architecture, Dataset, Verifier, hookimpl
 from curator.core.errors import UsageError
 from curator.api.registry import PluginHost
-from curator.core.validate import check_entry, validate_paths
+from curator.verify.claim_checks import check_claim, validate_claims
 
 
 def problems(entry, registry=None, file=None):
-    return {(p.pointer, p.severity): p.message for p in check_entry(entry, file or f"{entry['id']}.json", registry)}
+    return {(p.pointer, p.severity): p.message for p in check_claim(entry, file or f"{entry['id']}.json", registry)}
 
 
 def test_valid_entry_passes():
@@ -184,7 +184,7 @@ def test_duplicate_same_paper_setting_method_names_first(tmp_path):
     other["paper"]["title"] = "A different spelling"
     other["paper"].pop("arxiv")
     write_entry(tmp_path / "b", other)
-    report = validate_paths([tmp_path], use_plugins=False)
+    report = validate_claims([tmp_path], use_plugins=False)
     dups = [p for p in report.errors if "duplicate" in p.message]
     assert len(dups) == 1 and dups[0].file.endswith("second.json") and str(a) in dups[0].message
     assert "arxiv:2210.04871" in dups[0].message
@@ -197,7 +197,7 @@ def test_same_paper_other_method_or_setting_is_not_a_duplicate(tmp_path):
     e = make_entry(id="three")
     e["setting"].update(radius=2 / 255, radius_text="2/255")
     write_entry(tmp_path, e)
-    assert validate_paths([tmp_path], use_plugins=False).ok
+    assert validate_claims([tmp_path], use_plugins=False).ok
 
 
 def test_title_spelling_variants_are_the_same_paper(tmp_path):
@@ -207,7 +207,7 @@ def test_title_spelling_variants_are_the_same_paper(tmp_path):
     e = make_entry(id="two")
     e["paper"] = {"title": "Certified Training — Small Boxes are All You Need", "authors": [], "year": None, "url": "https://example.org/b"}
     write_entry(tmp_path, e)
-    report = validate_paths([tmp_path], use_plugins=False)
+    report = validate_claims([tmp_path], use_plugins=False)
     assert [p.file for p in report.errors] == [str(tmp_path / "two.json")]
 
 
@@ -219,7 +219,7 @@ def test_hostile_files_each_one_line(tmp_path):
     (tmp_path / "list.json").write_text("[1, 2]", encoding="utf-8")
     (tmp_path / "huge.json").write_text('{"pad": "' + "x" * (2 * 1024 * 1024) + '"}', encoding="utf-8")
     (tmp_path / "notes.txt").write_text("ignored", encoding="utf-8")
-    report = validate_paths([tmp_path], use_plugins=False)
+    report = validate_claims([tmp_path], use_plugins=False)
     by_file = {os.path.basename(p.file): p.message for p in report.problems}
     assert "malformed JSON" in by_file["malformed.json"]
     assert "not UTF-8" in by_file["latin1.json"]
@@ -238,7 +238,7 @@ def test_symlink_escaping_the_folder_is_not_read(tmp_path):
     (board / "secret.json").symlink_to(secret)
     (board / "elsewhere").symlink_to(outside, target_is_directory=True)
     (board / "inner.json").symlink_to(board / f"{make_entry()['id']}.json")  # inside: read once, by its target
-    report = validate_paths([board], use_plugins=False)
+    report = validate_claims([board], use_plugins=False)
     msgs = {os.path.basename(p.file): p.message for p in report.problems}
     assert "outside" in msgs["secret.json"] and "outside" in msgs["elsewhere"]
     assert report.files == 1
@@ -246,12 +246,12 @@ def test_symlink_escaping_the_folder_is_not_read(tmp_path):
 
 def test_missing_path_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError):
-        validate_paths([tmp_path / "nope"], use_plugins=False)
+        validate_claims([tmp_path / "nope"], use_plugins=False)
 
 
 def test_report_json_shape(tmp_path):
     write_entry(tmp_path, make_entry(result={"certified_accuracy": 0.5}))
-    doc = validate_paths([tmp_path], use_plugins=False).as_dict()
+    doc = validate_claims([tmp_path], use_plugins=False).as_dict()
     assert doc["ok"] is True and doc["warnings"] == 1 and doc["files"] == 1
     json.dumps(doc)
 
@@ -261,7 +261,7 @@ def test_reports_in_the_store_are_checked_against_the_report_schema(tmp_path):
     reports = tmp_path / "reports" / "x"
     reports.mkdir(parents=True)
     (reports / ("a" * 64 + ".json")).write_text(json.dumps({"report_version": 1, "entry": {}}), encoding="utf-8")
-    report = validate_paths([tmp_path], use_plugins=False)
+    report = validate_claims([tmp_path], use_plugins=False)
     assert report.reports == 1 and len(report.entries) == 1
     pointers = {p.pointer for p in report.errors}
     assert "/entry/id" in pointers and "/verdict" in pointers and "/id" not in pointers
@@ -332,11 +332,11 @@ def test_supersedes_links_rows_of_one_paper_instead_of_duplicating(tmp_path):
     again = make_entry(id="reverified-row", supersedes="legacy-row")
     write_entry(tmp_path, legacy)
     write_entry(tmp_path, again)
-    report = validate_paths([tmp_path], use_plugins=False)
+    report = validate_claims([tmp_path], use_plugins=False)
     assert report.ok, [str(p) for p in report.problems]
     del again["supersedes"]
     write_entry(tmp_path, again)
-    assert any("duplicate" in p.message for p in validate_paths([tmp_path], use_plugins=False).errors)
+    assert any("duplicate" in p.message for p in validate_claims([tmp_path], use_plugins=False).errors)
 
 
 def test_supersedes_must_exist_in_the_store_and_share_the_setting(tmp_path):
@@ -344,14 +344,14 @@ def test_supersedes_must_exist_in_the_store_and_share_the_setting(tmp_path):
     write_entry(store, make_entry(id="legacy-row", status="legacy"))
     subs = tmp_path / "subs"
     write_entry(subs, make_entry(id="new-row", supersedes="legacy-row"))
-    assert validate_paths([subs], use_plugins=False, store=tmp_path / "store").ok
+    assert validate_claims([subs], use_plugins=False, store=tmp_path / "store").ok
     write_entry(subs, make_entry(id="new-row", supersedes="missing-row"))
-    assert not validate_paths([subs], use_plugins=False).errors  # nothing to check it against
-    errors = validate_paths([subs], use_plugins=False, store=tmp_path / "store").errors
+    assert not validate_claims([subs], use_plugins=False).errors  # nothing to check it against
+    errors = validate_claims([subs], use_plugins=False, store=tmp_path / "store").errors
     assert [(p.pointer, "no entry 'missing-row'" in p.message) for p in errors] == [("/supersedes", True)]
     other = {"dataset": "cifar10", "norm": "l2", "radius": 0.5, "radius_text": "0.5"}
     write_entry(subs, make_entry(id="new-row", supersedes="legacy-row", setting=other))
-    errors = validate_paths([subs], use_plugins=False, store=tmp_path / "store").errors
+    errors = validate_claims([subs], use_plugins=False, store=tmp_path / "store").errors
     assert any(p.pointer == "/supersedes" and "another setting" in p.message for p in errors)
 
 

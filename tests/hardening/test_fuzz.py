@@ -5,8 +5,8 @@ pattern, bound and ``oneOf`` of the inlined schema; ``hypothesis-jsonschema`` do
 pinned hypothesis), then mutated: wrong types, huge numbers, NaN/Infinity (in memory and in the
 file text), deep nesting, huge strings, deleted and unknown keys, cut-off files. Properties:
 
-* ``check_entry`` (the library function) never raises and returns well-formed problems;
-* ``validate_paths`` on the file never raises; every problem names the file and a JSON pointer;
+* ``check_claim`` (the library function) never raises and returns well-formed problems;
+* ``validate_claims`` on the file never raises; every problem names the file and a JSON pointer;
 * ``curator validate`` exits 0 (valid) or 1 (problems), never 2+ or a traceback.
 
 Fast: a few hundred examples. ``--slow``: 10,000 (the figure in docs/security.md).
@@ -29,7 +29,7 @@ from curator.cli import main
 from curator.core.errors import Problem
 from curator.api.registry import get_registry
 from curator.core.schemas import ENTRY_SCHEMA_ID, validate, validator
-from curator.core.validate import check_entry, validate_paths
+from curator.verify.claim_checks import check_claim, validate_claims
 
 SCHEMA = validator(ENTRY_SCHEMA_ID).schema
 REGISTRY = get_registry()
@@ -225,7 +225,7 @@ class Counter:
 def _check_one(doc: Any) -> None:
     Counter.n += 1
     file = "leaderboard/entries/fuzz/l2/" + (doc.get("id") if isinstance(doc, dict) and isinstance(doc.get("id"), str) else "x") + ".json"
-    problems = check_entry(doc, file, REGISTRY)
+    problems = check_claim(doc, file, REGISTRY)
     _well_formed(problems, file)
     if not validate(doc, ENTRY_SCHEMA_ID):
         assert isinstance(doc, dict) and "id" in doc  # a schema-valid entry is an object with an id
@@ -235,7 +235,7 @@ def _check_file(tmp: Path, text: str) -> None:
     Counter.n += 1
     path = tmp / "fuzz.json"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
-    report = validate_paths([path], REGISTRY)
+    report = validate_claims([path], REGISTRY)
     _well_formed(report.problems, str(path))
     assert report.files == 1
 
@@ -278,19 +278,19 @@ def test_generated_valid_entries_are_schema_valid():
     assert count["valid"] == count["n"]
 
 
-def test_fuzzed_entries_never_crash_check_entry_fast():
+def test_fuzzed_entries_never_crash_check_claim_fast():
     assert _run_library(FAST) >= FAST
 
 
-def test_fuzzed_files_never_crash_validate_paths_fast(tmp_path):
+def test_fuzzed_files_never_crash_validate_claims_fast(tmp_path):
     assert _run_files(FAST // 3, tmp_path) >= FAST // 3
 
 
 @pytest.mark.slow
-def test_fuzzed_entries_never_crash_check_entry_10000(tmp_path):
+def test_fuzzed_entries_never_crash_check_claim_10000(tmp_path):
     ran = _run_library(SLOW)
     ran_files = _run_files(SLOW // 5, tmp_path)
-    print(f"fuzz: {ran} entries through check_entry, {ran_files} files through validate_paths")
+    print(f"fuzz: {ran} entries through check_claim, {ran_files} files through validate_claims")
     assert ran >= SLOW and ran_files >= SLOW // 5
 
 
@@ -323,7 +323,7 @@ def test_regression_unsplittable_paper_url_does_not_crash_validate(tmp_path, url
     entry["paper"]["url"] = url
     path = tmp_path / "digits-smoothing.json"
     path.write_text(json.dumps(entry))
-    report = validate_paths([path], REGISTRY)
+    report = validate_claims([path], REGISTRY)
     _well_formed(report.problems, str(path))
     result = CliRunner().invoke(main, ["validate", str(path)])
     assert result.exit_code in (0, 1) and result.exception is None or isinstance(result.exception, SystemExit)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from curator.board.approve import ApprovalRefused
-from curator.core.validate import check_entry
+from curator.verify.claim_checks import check_claim
 from curator.verify.pipeline import VerifyError
 from trustkit import approve_into, board, example, run, set_path, write_claim
 
@@ -15,7 +15,7 @@ from trustkit import approve_into, board, example, run, set_path, write_claim
 def _errors(entry):
     from curator.api.registry import get_registry
 
-    return [p for p in check_entry(entry, f"{entry['id']}.json", get_registry()) if p.severity == "error"]
+    return [p for p in check_claim(entry, f"{entry['id']}.json", get_registry()) if p.severity == "error"]
 
 
 def test_a_fraction_with_a_model_is_an_error(tmp_path):

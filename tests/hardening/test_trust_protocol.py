@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from curator.board.approve import ApprovalRefused
-from curator.core.validate import check_entry
+from curator.verify.claim_checks import check_claim
 from curator.verify.pipeline import VerifyError
 from trustkit import approve_into, board, confirmed_claim, deterministic_claim, example, run, set_path, write_claim
 
@@ -22,7 +22,7 @@ def _registry():
 
 def test_params_alpha_must_be_the_stated_certification_alpha(tmp_path):
     entry = set_path(example(), certification__params__alpha=0.4999, certification__params__n=100)
-    errors = [p for p in check_entry(entry, "digits-smoothing.json", _registry()) if p.severity == "error"]
+    errors = [p for p in check_claim(entry, "digits-smoothing.json", _registry()) if p.severity == "error"]
     assert any(p.pointer == "/certification/params/alpha" for p in errors), errors
     with pytest.raises(VerifyError, match="certification.alpha"):
         run(write_claim(tmp_path / "claim", entry), tmp_path)
