@@ -189,8 +189,8 @@ def plan_approval(submission: dict[str, Any], report: dict[str, Any], existing: 
         # A legacy claim re-verified may add what the import lacked (model, verifier): same numbers.
         base = dict(claim, status=old_status, history=list(existing.get("history", [])),
                     reports=list(existing.get("reports", [])))
-        return _with_report(_moved(base, publish, date, report_rel), ref), ("re-verify" if old_status == "legacy"
-                                                                            else "add")
+        action = "re-verify" if old_status == "legacy" else "add"
+        return _with_report(_moved(base, publish, date, report_rel), ref), action
     if claim_digest(existing) != claim_digest(claim):
         changed = ", ".join(sorted(lifecycle.changed_claim_values(existing, claim)))
         raise ApprovalRefused(f"entry {submission['id']} is {old_status} and this submission changes it ({changed}); "
@@ -235,7 +235,8 @@ def commit_message(entry: dict[str, Any], action: str, pr: int | None) -> str:
 # --------------------------------------------------------------------------- approve
 
 
-def _store_paths(root: Path, entry_id: str, report: dict[str, Any]) -> tuple[tuple[Path, dict] | None, Path, bytes, str]:
+def _store_paths(root: Path, entry_id: str,
+                 report: dict[str, Any]) -> tuple[tuple[Path, dict] | None, Path, bytes, str]:
     """The stored entry with this id (its path and document, or None), and where the report goes:
     its path, canonical bytes and sha256."""
     try:
