@@ -4,7 +4,7 @@
 field of the entry and of the report is treated as the submitter's choice: nothing the report
 says about itself is believed when curator can recompute it. A report publishes a claim only when
 
-* it is a schema-valid report on exactly this claim (:func:`curator.board.approve.report_mismatches`:
+* it is a schema-valid report on exactly this claim (:func:`curator.board.report_binding.report_mismatches`:
   digest, model, verifier and params, setting, claimed number);
 * it covers the claim's **full** selection: its sample indices hash to the claim's own
   ``result.sample_selection`` resolved on the dataset (``all`` when the claim states none), and
@@ -142,7 +142,7 @@ def publication_problems(entry: dict[str, Any], report: dict[str, Any], registry
     ``registry`` is the plugin registry (default: the installed plugins): it gives the dataset's
     test-set size and the verifier's protocol floor. Reads only the two documents.
     """
-    from curator.board.approve import report_mismatches
+    from curator.board.report_binding import report_mismatches
     from curator.core.schemas import REPORT_SCHEMA_ID, validate
     from curator.verify.claim_checks import check_claim
 

@@ -3,7 +3,7 @@
 A row is shown as ``re-verified`` only when a report file kept in the store
 (``reports/<id>/<sha256>.json``, the name being the sha256 of its bytes) passes every check of
 :func:`report_problems`: it is schema-valid, it binds to exactly this claim (its ``entry.sha256``
-is the claim's digest, same model sha256, verifier, setting — :func:`curator.board.approve.report_mismatches`),
+is the claim's digest, same model sha256, verifier, setting — :func:`curator.board.report_binding.report_mismatches`),
 it covers the claim's full sample selection (not a smoke run or one shard), and its numbers and
 verdict are what its per-sample arrays give when recomputed (:func:`curator.verify.report.summarize` on a
 copy). Nothing an entry says about itself — ``status``, ``reports[]`` — can make a row re-verified;
@@ -143,7 +143,7 @@ def report_problems(entry: dict[str, Any], report: dict[str, Any], registry: Any
     :func:`curator.board.publication.publication_problems` asks of a report that publishes (minimum n,
     protocol floor, recomputed verdict ``confirmed``) — the same check approve and ci publish run.
     """
-    from curator.board.approve import report_mismatches
+    from curator.board.report_binding import report_mismatches
     from curator.board.publication import publication_problems
     from curator.verify.report import ReportError
 

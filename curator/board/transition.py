@@ -6,8 +6,8 @@ are :mod:`curator.board.approve`'s. A report may be attached (e.g. the attack re
 claim): it must be schema-valid and belong to exactly this claim (same checks as approve), and
 it is stored beside the entry with its verdict, whatever that verdict is.
 
-The write is the same transaction as approve's (:func:`curator.board.approve.store_change`): the
-entry, the report and the README are committed together, or nothing changes.
+The write is the same transaction as approve's (:func:`curator.board.git_transaction.store_change`):
+the entry, the report and the README are committed together, or nothing changes.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from curator.board import lifecycle, store
-from curator.board.approve import _fault_hook, _load, report_mismatches, store_change
+from curator.board.git_transaction import fault_hook, store_change
+from curator.board.report_binding import load_object, report_mismatches, report_schema_problems
 from curator.core.errors import CuratorError
-from curator.core.schemas import REPORT_SCHEMA_ID, validate
 
 VERBS = {"published": "publish", "disputed": "dispute", "refuted": "refute"}
 
@@ -47,7 +47,7 @@ class TransitionResult:
 def transition_entry(store_root: str | os.PathLike, entry_id: str, to: str, *, reason: str | None = None,
                      report_path: str | os.PathLike | None = None, commit: bool = True, date: str | None = None,
                      fault: Callable[[str], None] | None = None) -> TransitionResult:
-    hook = _fault_hook(fault)
+    hook = fault_hook(fault)
     root = Path(store_root)
     try:
         found = store.find_entry(root, entry_id)
@@ -63,8 +63,8 @@ def transition_entry(store_root: str | os.PathLike, entry_id: str, to: str, *, r
     report_rel = None
     verdict = None
     if report_path is not None:
-        doc = _load(Path(report_path), "report")
-        problems = [f"{report_path}: {ptr or '/'}: {msg}" for ptr, msg in validate(doc, REPORT_SCHEMA_ID)]
+        doc = load_object(Path(report_path), "report", TransitionRefused)
+        problems = report_schema_problems(report_path, doc)
         if problems:
             raise TransitionRefused("report is not valid against report.schema.json:\n  " + "\n  ".join(problems))
         if doc["verdict"]["status"] == "partial":

@@ -18,7 +18,9 @@ from typing import Any
 
 import requests
 
-from curator.ci.jobs import SLUG, SMOKE_TAG, CiError
+from curator.ci.errors import CiError
+from curator.ci.layout import SLUG
+from curator.ci.shards import SMOKE_TAG
 from curator.core.jsonio import MAX_JSON_BYTES, write_bytes_atomic
 
 REVERIFY_WORKFLOW = ".github/workflows/reverify.yml"

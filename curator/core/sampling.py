@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
-from curator.core.errors import CuratorError
+from curator.core.errors import CuratorError, UsageError
 from curator.core.jsonio import canonical_bytes
 
 __all__ = ["select_indices", "indices_sha256", "read_indices_file", "claim_indices_sha256", "shard", "parse_shard", "shards_of_one_run", "merged_shard",
@@ -159,15 +160,17 @@ def shard(indices: Sequence[int], i: int, n: int) -> list[int]:
 
 
 def parse_shard(text: str) -> tuple[int, int]:
-    """``"i/n"`` as the CLI takes it, 1-based (``1/4`` … ``4/4``) → 0-based ``(i, n)``."""
-    try:
-        a, b = text.split("/")
-        i, n = int(a), int(b)
-    except ValueError:
-        raise CuratorError(f"--shard must look like i/n (e.g. 1/4), got {text!r}") from None
-    if n < 1 or not 1 <= i <= n:
-        raise CuratorError(f"--shard {text}: need 1 ≤ i ≤ n")
-    return i - 1, n
+    """``--shard i/n`` as every command takes it (``verify``, ``benchmark run``, ``ci reverify-shard``
+    and the jobs ``ci plan`` lists): **1-based**, ``1/4`` … ``4/4``, digits only. Returns the
+    **0-based** ``(i - 1, n)`` that :func:`shard` and a report's ``shard.index`` use; a shard report's
+    file name (``<id>.shard-<i>-of-<n>.json``) shows the 1-based ``i`` again.
+
+    Anything else (``0/4``, ``5/4``, ``1/0``, ``01/4``, ``x``) is a :class:`~curator.core.errors.UsageError`.
+    """
+    m = re.fullmatch(r"([1-9][0-9]*)/([1-9][0-9]*)", text or "")
+    if not m or int(m.group(1)) > int(m.group(2)):
+        raise UsageError(f"--shard must be i/n with 1 ≤ i ≤ n (1-based, e.g. 1/4), got {text!r}")
+    return int(m.group(1)) - 1, int(m.group(2))
 
 
 def _covered(doc: dict[str, Any]) -> list[int]:

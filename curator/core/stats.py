@@ -188,6 +188,30 @@ def decide(
 
     Every verdict from rule 4 on carries ``measured``: curator's number and interval.
     """
+    untrusted = _untrusted_run(claimed, certified, attack, soundness_failures, undecided, max_undecided_share,
+                               verifier)
+    if untrusted is not None:
+        return untrusted
+    if claimed < certified.lower:
+        return _below_interval(claimed, certified, same_protocol=same_protocol, verifier=verifier, min_n=min_n)
+    if claimed <= certified.upper:
+        return _inside_interval(claimed, certified, min_n=min_n)
+    return _above_interval(claimed, certified, same_protocol=same_protocol, verifier=verifier, claimed_n=claimed_n)
+
+
+def _interval_text(certified: Interval) -> str:
+    return f"{certified.confidence:.0%} interval [{_pct(certified.lower)}, {_pct(certified.upper)}]"
+
+
+def _measured_text(certified: Interval) -> str:
+    return f"curator certified {_pct(certified.value)} ({_interval_text(certified)}, n={certified.n})"
+
+
+def _untrusted_run(claimed: float, certified: Interval, attack: Interval | None,
+                   soundness_failures: Sequence[dict[str, Any]], undecided: int, max_undecided_share: float,
+                   verifier: str) -> Verdict | None:
+    """Rules 1–3: the run's certificates cannot be trusted, an attack refutes the claim whatever was
+    certified, or the run cannot decide. ``None`` when the certified interval decides."""
     if soundness_failures:
         first = soundness_failures[0]
         return Verdict("error", (
@@ -204,28 +228,42 @@ def decide(
         return Verdict("error", (
             f"{undecided} of {certified.n} samples ended in error or timeout, over the "
             f"{max_undecided_share:.0%} limit: the run cannot decide"), certified)
-    ci = f"{certified.confidence:.0%} interval [{_pct(certified.lower)}, {_pct(certified.upper)}]"
-    measured = f"curator certified {_pct(certified.value)} ({ci}, n={certified.n})"
-    if claimed < certified.lower and not same_protocol:
-        # A certified accuracy is a lower bound on robust accuracy: another (here stronger) verifier
-        # certifying significantly more than the paper's tool is what an honest claim looks like.
-        if min_n is not None and certified.n < min_n:
-            return Verdict("unconfirmed", (
-                f"claimed {_pct(claimed)} is below the interval, but {measured} on fewer than the {min_n} samples "
-                "a confirmation needs"), certified)
-        return Verdict("confirmed", (
-            f"claimed {_pct(claimed)} is below the interval: {measured} with {verifier}, significantly more than "
-            "the claim's own certifier gave; the claim holds as a conservative lower bound"), certified)
-    if claimed < certified.lower:
+    return None
+
+
+def _below_interval(claimed: float, certified: Interval, *, same_protocol: bool, verifier: str,
+                    min_n: int | None) -> Verdict:
+    """Rule 5: curator certified significantly more than claimed."""
+    measured = _measured_text(certified)
+    if same_protocol:
         return Verdict("unconfirmed", (
             f"claimed {_pct(claimed)} is below the lower end of the interval: {measured}, significantly more "
             "than claimed, so the claimed number is not what this model and protocol give"), certified)
-    if claimed <= certified.upper:
-        if min_n is not None and certified.n < min_n:
-            return Verdict("unconfirmed", (
-                f"claimed {_pct(claimed)} is inside the interval, but {measured} on fewer than the {min_n} samples "
-                "a confirmation needs: so wide an interval proves nothing"), certified)
-        return Verdict("confirmed", f"claimed {_pct(claimed)} is inside the interval: {measured}", certified)
+    # A certified accuracy is a lower bound on robust accuracy: another (here stronger) verifier
+    # certifying significantly more than the paper's tool is what an honest claim looks like.
+    if min_n is not None and certified.n < min_n:
+        return Verdict("unconfirmed", (
+            f"claimed {_pct(claimed)} is below the interval, but {measured} on fewer than the {min_n} samples "
+            "a confirmation needs"), certified)
+    return Verdict("confirmed", (
+        f"claimed {_pct(claimed)} is below the interval: {measured} with {verifier}, significantly more than "
+        "the claim's own certifier gave; the claim holds as a conservative lower bound"), certified)
+
+
+def _inside_interval(claimed: float, certified: Interval, *, min_n: int | None) -> Verdict:
+    """Rules 6 and 7: the claim agrees with curator's measurement, if that has enough samples to mean it."""
+    measured = _measured_text(certified)
+    if min_n is not None and certified.n < min_n:
+        return Verdict("unconfirmed", (
+            f"claimed {_pct(claimed)} is inside the interval, but {measured} on fewer than the {min_n} samples "
+            "a confirmation needs: so wide an interval proves nothing"), certified)
+    return Verdict("confirmed", f"claimed {_pct(claimed)} is inside the interval: {measured}", certified)
+
+
+def _above_interval(claimed: float, certified: Interval, *, same_protocol: bool, verifier: str,
+                    claimed_n: int | None) -> Verdict:
+    """Rules 4 and 8: curator certified significantly less than claimed."""
+    ci = _interval_text(certified)
     if same_protocol and claimed_n:
         tail = (1.0 - certified.confidence) / 2.0
         successes = min(claimed_n, max(0, round(claimed / 100.0 * claimed_n)))

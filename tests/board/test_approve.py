@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from boardkit import git, init_board_repo, make_entry, make_report, repo_state, write
-from curator.board import approve as approve_mod
-from curator.board.approve import STEPS, ApprovalRefused, InjectedFault, approve
+from curator.board import git_transaction
+from curator.board.approve import ApprovalRefused, approve
+from curator.board.git_transaction import STEPS, InjectedFault
 from curator.core.jsonio import read_json, sha256_file
 from curator.api.registry import Registry
 
@@ -293,7 +294,7 @@ def test_cli_approve_json_and_refusal(board, tmp_path):
 
 def test_steps_are_documented():
     for step in STEPS:
-        assert step in approve_mod.__doc__ or step in open(approve_mod.__file__).read()
+        assert step in git_transaction.__doc__ or step in open(git_transaction.__file__).read()
 
 
 def test_duplicate_of_another_stored_entry_is_refused(board, tmp_path):
@@ -311,7 +312,7 @@ def test_duplicate_of_another_stored_entry_is_refused(board, tmp_path):
 def test_concurrent_change_is_refused_by_the_lock(board, tmp_path):
     entry = make_entry()
     sub, rep = _files(tmp_path, entry, make_report(entry))
-    lock = board / ".git" / approve_mod.LOCK_NAME
+    lock = board / ".git" / git_transaction.LOCK_NAME
     lock.write_text("12345\n")
     before = repo_state(board)
     with pytest.raises(ApprovalRefused, match="another curator store change"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from boardkit import _claim_indices, git, init_board_repo, make_entry, make_report, write
-from curator.ci import jobs as ci
+from curator.ci.publish import publish
 from curator.board.approve import ApprovalRefused, approve
 from curator.core.jsonio import read_json
 from curator.api.registry import Registry
@@ -107,7 +107,7 @@ def test_ci_publish_records_an_unconfirmed_report_and_publishes_nothing(board, t
     after = git(board, "rev-parse", "HEAD").strip()
     reports = tmp_path / "reports"
     write(reports / "recorded-net.json", report)
-    published = ci.publish(board, before, after, reports)
+    published = publish(board, before, after, reports)
     assert [(p.entry_id, p.action) for p in published] == [("recorded-net", "recorded")]
     stored = read_json(board / "leaderboard/entries/cifar10/l2/recorded-net.json")
     assert stored["status"] == "submitted" and stored["reports"][0]["verdict"] == "unconfirmed"

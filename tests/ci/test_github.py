@@ -9,7 +9,7 @@ import zipfile
 import pytest
 from click.testing import CliRunner
 
-from curator.ci.jobs import CiError
+from curator.ci.errors import CiError
 from curator.ci.github import GitHub, artifact_name, extract_reports, fetch_reports, run_name
 from curator.cli import main
 

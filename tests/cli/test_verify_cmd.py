@@ -50,7 +50,7 @@ def test_verify_usage_and_input_errors(tmp_path):
     assert run("verify", entry, "--samples", 2, "--all")[0] == 2
     assert run("verify", tmp_path / "missing.json")[0] == 2
     code, _, err = run("verify", entry, "--shard", "3/2", "--quiet")
-    assert code == 1 and "--shard" in err
+    assert code == 2 and "--shard" in err  # a usage error, like --samples with --all
     bad = copy_example(tmp_path, model__sha256="1" * 64)
     code, _, err = run("verify", bad, "--samples", 2, "--quiet", "--cache-dir", tmp_path / "c")
     assert code == 1 and "sha256" in err

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from curator.core.errors import CuratorError
+from curator.core.errors import CuratorError, UsageError
 from curator.core.sampling import indices_sha256, parse_shard, select_indices, shard
 
 
@@ -69,6 +69,17 @@ def test_shard_and_parse_errors():
     for bad in ("0/4", "5/4", "x", "1/0"):
         with pytest.raises(CuratorError):
             parse_shard(bad)
+
+
+@pytest.mark.parametrize("text,parsed", [("1/1", (0, 1)), ("1/4", (0, 4)), ("4/4", (3, 4)), ("10/12", (9, 12))])
+def test_parse_shard_takes_1_based_text_and_gives_0_based_index(text, parsed):
+    assert parse_shard(text) == parsed
+
+
+@pytest.mark.parametrize("bad", ["0/4", "5/4", "1/0", "01/4", "+1/4", " 1/4", "1/4 ", "-1/4", "1", "1/2/3", "", "a/b"])
+def test_parse_shard_refuses_anything_else_as_a_usage_error(bad):
+    with pytest.raises(UsageError, match="1-based"):
+        parse_shard(bad)
 
 
 def test_shards_of_one_run_orders_and_refuses():

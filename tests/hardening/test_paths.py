@@ -21,7 +21,7 @@ import pytest
 from boardkit import git, init_board_repo, make_entry, make_report, repo_state, write
 from curator.board import store
 from curator.board.approve import ApprovalRefused, approve
-from curator.ci.jobs import classify
+from curator.ci.layout import classify
 from curator.core.errors import CuratorError
 from curator.api.registry import Registry
 

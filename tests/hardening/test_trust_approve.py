@@ -44,7 +44,8 @@ def test_forged_totals_and_interval_are_refused(refuted, tmp_path):
 
 
 def test_ci_publish_uses_the_same_check(refuted):
-    from curator.ci.jobs import CiError, _check_report_binding
+    from curator.ci.errors import CiError
+    from curator.ci.publish import check_report_binding
     from curator.core.jsonio import read_json
 
     path, report = refuted
@@ -53,4 +54,4 @@ def test_ci_publish_uses_the_same_check(refuted):
     out = path.parent / "forged-report.json"
     out.write_text(__import__("json").dumps(forged))
     with pytest.raises(CiError, match="recomputed verdict is refuted"):
-        _check_report_binding(read_json(path), out)
+        check_report_binding(read_json(path), out)

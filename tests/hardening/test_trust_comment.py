@@ -8,7 +8,8 @@ import re
 import pytest
 
 from boardkit import git, init_board_repo, make_entry
-from curator.ci import jobs as ci
+from curator.ci.submission import check_submission
+from curator.ci.verdicts import VerdictRow, verdict_markdown
 from curator.board import store
 from curator.board.diff import diff, to_markdown
 from curator.core.jsonio import dumps
@@ -61,7 +62,7 @@ def test_hostile_fields_in_the_submission_check_comment(tmp_path):
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "hostile claim")
     out = tmp_path / "comment" / "comment.md"
-    result = ci.check_submission(repo, "main", "pr", comment_out=out)
+    result = check_submission(repo, "main", "pr", comment_out=out)
     md = out.read_text()
     assert "### The claims" in md and "hostile-claim" in md
     assert_inert(md)
@@ -84,8 +85,8 @@ def test_hostile_fields_in_the_diff_markdown(tmp_path):
 
 
 def test_hostile_verdict_and_summary_in_the_reverify_comment(tmp_path):
-    verdicts = [ci.Verdict("demo-net", tmp_path / "r.json", "confirmed](https://evil.example) @octocat",
+    verdicts = [VerdictRow("demo-net", tmp_path / "r.json", "confirmed](https://evil.example) @octocat",
                            {"verifier": {"name": "<img src=x> @octocat [x](https://evil.example)"}})]
-    md = ci._verdict_markdown(verdicts, 3)
+    md = verdict_markdown(verdicts, 3)
     assert "demo-net" in md
     assert_inert(md)

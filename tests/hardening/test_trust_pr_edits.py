@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from boardkit import git, init_board_repo, make_entry, make_report
-from curator.ci import jobs as ci
+from curator.ci.submission import check_submission
 from curator.board import lifecycle, store
 from curator.cli import main
 from curator.board.diff import diff
@@ -73,7 +73,7 @@ def test_a_published_entry_citing_another_entrys_report_is_refused(board):
                 reports=copy.deepcopy(honest["reports"]))
     commit_entry(repo, fake, "add a published entry")
     assert "fake-top: cites reports/honest-net/" in problems(repo)
-    check = ci.check_submission(repo, "main", "pr")
+    check = check_submission(repo, "main", "pr")
     assert not check.ok
     assert any(p.endswith("fake-top.json") for p in check.as_dict()["out_of_scope"])
 
@@ -158,7 +158,7 @@ def test_a_pr_editing_an_entry_is_refused_even_when_diff_would_accept_it(board):
     e = read_json(repo / "leaderboard/entries/cifar10/l2/old-a.json")
     e["paper"]["title"] = "A nicer title"  # legacy claim field: needs supersede; the PR is refused anyway
     commit_entry(repo, e, "retitle")
-    check = ci.check_submission(repo, "main", "pr")
+    check = check_submission(repo, "main", "pr")
     assert not check.ok
     messages = [m for f in check.files for m in f.messages]
     assert any("written only by the bot" in m for m in messages)

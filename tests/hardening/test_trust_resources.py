@@ -20,7 +20,7 @@ from onnx import TensorProto, helper, numpy_helper
 from safetensors.torch import save_file
 from torch import nn
 
-from curator.ci import jobs as ci
+from curator.ci.shards import reverify_matrix
 from curator.api import Architecture, hookimpl
 from curator.cli import main
 from curator.core.errors import CuratorError
@@ -203,11 +203,11 @@ def test_plan_refuses_a_claim_over_the_compute_budget_before_any_job(tmp_path):
     entry["result"].pop("sample_selection")
     path.write_text(json.dumps(entry))
     with pytest.raises(CuratorError, match=r"50,000 images × 1,000,100 per image.*over curator's limit"):
-        ci.plan(tmp_path, 4)
+        reverify_matrix(tmp_path, 4)
     result = CliRunner().invoke(main, ["ci", "plan", "--entries-dir", str(tmp_path), "--shards", "2"])
     assert result.exit_code != 0 and "forward passes" in result.output
 
 
 def test_plan_accepts_the_bundled_claims(tmp_path):
     smoothing_claim(tmp_path)
-    assert len(ci.plan(tmp_path, 2)["include"]) == 2
+    assert len(reverify_matrix(tmp_path, 2)["include"]) == 2

@@ -43,7 +43,7 @@ def test_a_five_sample_smoke_run_of_the_bundled_overclaim_is_marked_and_cannot_p
 
 
 def test_smoke_reports_carry_smoke_in_their_ci_names():
-    from curator.ci.jobs import shard_report_name
+    from curator.ci.shards import shard_report_name
 
     assert shard_report_name("demo", "1/2", smoke=True) == "demo.smoke.shard-1-of-2.json"
     assert shard_report_name("demo", "1/2") == "demo.shard-1-of-2.json"
@@ -94,7 +94,7 @@ def _artifact(art_id, run_id, created):
 
 @pytest.mark.network
 def test_fetch_reports_fails_when_the_newest_run_left_no_report(httpserver, tmp_path):
-    from curator.ci.jobs import CiError
+    from curator.ci.errors import CiError
     from curator.ci.github import GitHub, fetch_reports
 
     # run 1 (old) left a report; run 2, the newest, left none (failed, cancelled ...)
@@ -107,7 +107,7 @@ def test_fetch_reports_fails_when_the_newest_run_left_no_report(httpserver, tmp_
 
 @pytest.mark.network
 def test_fetch_reports_refuses_when_the_newest_run_was_a_smoke_run(httpserver, tmp_path):
-    from curator.ci.jobs import CiError
+    from curator.ci.errors import CiError
     from curator.ci.github import GitHub, fetch_reports
 
     _github(httpserver, runs=[_run(1, "2026-11-30T10:00:00Z"), _run(2, "2026-11-30T12:00:00Z",

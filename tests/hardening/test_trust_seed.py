@@ -32,18 +32,19 @@ def test_a_sharded_run_needs_its_seed_given(tmp_path):
 
 
 def test_ci_plan_picks_one_fresh_seed_per_run_for_all_its_shards(tmp_path):
-    from curator.ci import jobs as ci
+    from curator.ci.commands import verify_argv
+    from curator.ci.shards import reverify_matrix
 
     claims = tmp_path / "claims" / "submissions"
     claims.mkdir(parents=True)
     for name in ("alpha-claim", "beta-claim"):
         (claims / f"{name}.json").write_text("{}")
-    one, two = ci.plan(tmp_path / "claims", 3), ci.plan(tmp_path / "claims", 3)
+    one, two = reverify_matrix(tmp_path / "claims", 3), reverify_matrix(tmp_path / "claims", 3)
     for matrix in (one, two):
         seeds = {}
         for cell in matrix["include"]:
             assert seeds.setdefault(cell["id"], cell["seed"]) == cell["seed"]
         assert len(seeds) == 2
     assert [c["seed"] for c in one["include"]] != [c["seed"] for c in two["include"]]
-    argv = ci.verify_argv("claims/submissions/alpha-claim.json", "1/3", "out.json", seed=one["include"][0]["seed"])
+    argv = verify_argv("claims/submissions/alpha-claim.json", "1/3", "out.json", seed=one["include"][0]["seed"])
     assert argv[argv.index("--seed") + 1] == str(one["include"][0]["seed"])
