@@ -139,15 +139,15 @@ def params_with_defaults(schema: dict[str, Any] | None, params: dict[str, Any] |
     return out
 
 
-class Verifier(Registered):
-    """A certification method (or, with ``kind = "attack"``, an upper-bound method).
+class Method(Registered):
+    """What verifiers and attacks share: both are registered through ``register_verifiers`` (and
+    listed as verifiers), are sent :class:`VerifyTask` batches and answer with :meth:`verify`.
 
-    Subclasses set ``name``, ``version``, ``certification`` ("deterministic" | "probabilistic" |
-    "attack"), ``norms`` (the norms they handle) and ``params_schema`` (a JSON Schema 2020-12 of
-    their params, with defaults), and implement :meth:`verify`.
+    Subclasses set ``name``, ``version``, ``norms`` (the norms they handle) and ``params_schema``
+    (a JSON Schema 2020-12 of their params, with defaults), and implement :meth:`verify`.
 
     ``per_sample_radius = True`` declares that :meth:`verify` honours ``VerifyTask.radii`` (one
-    radius per row); only such verifiers are sent mixed radii in one task.
+    radius per row); only such methods are sent mixed radii in one task.
     """
 
     kind = "verifier"
@@ -156,13 +156,24 @@ class Verifier(Registered):
     params_schema: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": {}}
     per_sample_radius: bool = False
 
+    def verify(self, task: VerifyTask) -> list[SampleResult]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d.update(certification=self.certification, norms=list(self.norms), params_schema=self.params_schema,
+                 per_sample_radius=self.per_sample_radius)
+        return d
+
+
+class Verifier(Method):
+    """A certification method: ``certification`` is "deterministic" or "probabilistic", and
+    :meth:`verify` answers with one of :data:`STATUSES` per sample."""
+
     # What a claim's params must meet to be published (docs/verdicts.md, "Protocol floors"): a
     # sentence for the report, and publication_floor() for the check. A verifier that states no
     # floor publishes on any params it accepts.
     publication_floor_rule: str = ""
-
-    def verify(self, task: VerifyTask) -> list[SampleResult]:  # pragma: no cover - interface
-        raise NotImplementedError
 
     def publication_floor(self, params: dict[str, Any]) -> list[str]:
         """Why a run with ``params`` (defaults filled in) is too weak to publish a claim; empty when
@@ -176,17 +187,22 @@ class Verifier(Registered):
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()
-        d.update(certification=self.certification, norms=list(self.norms), params_schema=self.params_schema,
-                 per_sample_radius=self.per_sample_radius, publication_floor=self.publication_floor_rule)
+        d["publication_floor"] = self.publication_floor_rule
         return d
 
 
-class Attack(Verifier):
+class Attack(Method):
     """An attack, registered through ``register_verifiers``: its results bound robust accuracy
     from above and check certificates for soundness. ``verify`` returns :class:`SampleResult`
-    objects whose ``status`` is one of :data:`ATTACK_STATUSES`."""
+    objects whose ``status`` is one of :data:`ATTACK_STATUSES`. An attack is not a
+    :class:`Verifier`: the host never accepts one where a certificate is needed."""
 
     certification = "attack"
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d["publication_floor"] = ""  # an attack publishes nothing; the key keeps the listing's rows alike
+        return d
 
 
 # --------------------------------------------------------------------------- scrapers
@@ -322,7 +338,7 @@ class Architecture(Registered):
 def iter_registered_kinds() -> Iterable[tuple[str, str, type[Registered]]]:
     """(hook name, kind, base class) for every hook; the plugin host walks this table."""
     return (
-        ("register_verifiers", "verifier", Verifier),
+        ("register_verifiers", "verifier", Method),
         ("register_scrapers", "scraper", Scraper),
         ("register_importers", "importer", Importer),
         ("register_datasets", "dataset", Dataset),

@@ -20,7 +20,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from curator.api import hookspecs
-from curator.api import Registered, iter_registered_kinds
+from curator.api import Attack, Registered, Verifier, iter_registered_kinds
 from curator.core.errors import CuratorError, PluginError
 
 GROUP = "curator"
@@ -85,7 +85,25 @@ class Registry:
 
     # Convenience accessors, used throughout the host.
     def verifier(self, name: str):
+        """Whatever ``register_verifiers`` registered under ``name``: a :class:`Verifier` or an
+        :class:`Attack`. Where a certificate or an attack is needed, use :meth:`certifier` or
+        :meth:`attack`, which refuse the other."""
         return self.get("verifier", name)
+
+    def certifier(self, name: str) -> Verifier:
+        """The verifier ``name``; an attack (or a verifier that calls its certificates "attack")
+        bounds robust accuracy from above and certifies nothing, so it is refused."""
+        obj = self.verifier(name)
+        if not isinstance(obj, Verifier) or obj.certification == "attack":
+            raise CuratorError(f"{name} is an attack; it certifies nothing")
+        return obj
+
+    def attack(self, name: str) -> Attack:
+        """The attack ``name``; a verifier is refused."""
+        obj = self.verifier(name)
+        if not isinstance(obj, Attack):
+            raise CuratorError(f"{name} is a verifier, not an attack")
+        return obj
 
     def scraper(self, name: str):
         return self.get("scraper", name)

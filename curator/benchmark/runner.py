@@ -12,7 +12,8 @@ verifier certified it (prediction p constant on the threat set) and
 
 - the attack produced a witness inside the same threat set that curator replays and that the
   model does not classify as p, or
-- ``milp`` returned a counterexample (replayed by curator) that the model does not classify as p, or
+- another verifier answered ``not_certified`` with a counterexample (``extra["witness"]``, replayed
+  by curator) that the model does not classify as p — whichever verifier it is, bundled or not, or
 - the attack, run at the sample's bisection radius, found such a witness inside that radius.
 
 Smoothing certificates are about the smoothed classifier, so attack witnesses on the base network
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from curator.engines.numerics import with_strict_float32
-from curator.api import Attack, SampleResult, Verifier, VerifyTask, params_with_defaults
+from curator.api import Attack, Method, SampleResult, Verifier, VerifyTask, params_with_defaults
 from curator.benchmark.result import RESULT_VERSION, summarize_result
 from curator.core.errors import CuratorError
 from curator.core.jsonio import canonical_bytes, read_json, sha256_bytes
@@ -44,7 +45,8 @@ from curator.core.radius import parse_radius
 from curator.verify.report import environment, now_iso, sample_arrays
 from curator.core.schemas import SUITE_SCHEMA_ID, validate, validate_with, validator_for_schema
 from curator.core.stats import DEFAULT_CONFIDENCE
-from curator.verify.pipeline import replay_prediction
+from curator.engines.witness import replayed_class
+from curator.verify.batch import replay_attack, run_batch
 
 _VAR = re.compile(r"\$\{([A-Z_]+)\}")
 ProgressFactory = Callable[[int, str], "Callable[[int], None] | None"]
@@ -129,8 +131,14 @@ def load_suite(path: str | Path, registry: Any, shared: Path | None = None) -> S
         if errs:
             detail = "; ".join(f"{p or '/'}: {msg}" for p, msg in errs[:5])
             raise BenchmarkError(f"{path}: params of {m['name']}: {detail}")
-    if data.get("attack") and not isinstance(registry.verifier(data["attack"]["name"]), Attack):
-        raise BenchmarkError(f"{path}: /attack: {data['attack']['name']} is a verifier, not an attack")
+    # Each list takes its own kind: an attack's answers are no certificates, a verifier's no upper bound.
+    lookups = [(f"/verifiers/{i}", registry.certifier, m["name"]) for i, m in enumerate(data["verifiers"])]
+    lookups += [("/attack", registry.attack, data["attack"]["name"])] if data.get("attack") else []
+    for where, lookup, name in lookups:
+        try:
+            lookup(name)
+        except CuratorError as exc:
+            raise BenchmarkError(f"{path}: {where}: {exc}") from None
     for i, m in enumerate(data["models"]):
         for j, eps in enumerate(m["epsilons"]):
             try:
@@ -199,11 +207,12 @@ class Ctx:
     notes: list[str]
 
 
-def run_method(plugin: Verifier, params: dict[str, Any], ctx: Ctx, radius: float, rows: list[int] | None = None,
+def run_method(plugin: Method, params: dict[str, Any], ctx: Ctx, radius: float, rows: list[int] | None = None,
                progress: Callable[[int], None] | None = None,
                radii: list[float] | None = None) -> list[SampleResult]:
     """Run one verifier/attack on the rows (all by default) at one radius; one result per row, in
-    order. A plugin exception becomes ``error`` results for its batch, never a number.
+    order, through :func:`curator.verify.batch.run_batch` (a plugin's failure is ``error``
+    results, never a number).
 
     ``radii`` (one per row) replaces ``radius``: a verifier with ``per_sample_radius`` gets them
     in its tasks as ``VerifyTask.radii``; any other is called once per distinct radius."""
@@ -224,36 +233,15 @@ def run_method(plugin: Verifier, params: dict[str, Any], ctx: Ctx, radius: float
     out: list[SampleResult] = []
     for start in range(0, len(rows), ctx.batch_size):
         chunk = rows[start:start + ctx.batch_size]
-        idx = [ctx.indices[r] for r in chunk]
         chunk_radii = None if radii is None else torch.tensor(radii[start:start + ctx.batch_size], dtype=torch.float64)
         at = float(radius) if chunk_radii is None else float(chunk_radii.max())
-        task = VerifyTask(model=ctx.model, inputs=ctx.x[chunk], labels=ctx.y[chunk], indices=idx, norm=ctx.norm,
-                          radius=at, params=params, num_classes=ctx.num_classes, device=ctx.device,
-                          seed=ctx.seed, time_limit=ctx.time_limit, progress=progress, radii=chunk_radii)
-        where = (f"radius {at:g}" if chunk_radii is None
-                 else f"radii {float(chunk_radii.min()):g}..{at:g}")
-        t0 = time.monotonic()
-        try:
-            got = plugin.verify(task)
-        except Exception as exc:  # noqa: BLE001 - a plugin failure is recorded, never a number
-            per = (time.monotonic() - t0) / max(1, len(chunk))
-            ctx.notes.append(f"{plugin.name} failed at {where} on samples {idx[0]}..{idx[-1]}: "
-                             f"{type(exc).__name__}: {exc}"[:400])
-            got = [SampleResult(i, int(ctx.y[r]), -1, "error", per) for i, r in zip(idx, chunk)]
-        by_index = {r.index: r for r in got}
-        for i, r in zip(idx, chunk):
-            res = by_index.get(i)
-            if res is None:
-                res = SampleResult(i, int(ctx.y[r]), -1, "error", 0.0)
-                ctx.notes.append(f"{plugin.name} returned no result for sample {i} at {where}")
-            out.append(res)
+        task = VerifyTask(model=ctx.model, inputs=ctx.x[chunk], labels=ctx.y[chunk],
+                          indices=[ctx.indices[r] for r in chunk], norm=ctx.norm, radius=at, params=params,
+                          num_classes=ctx.num_classes, device=ctx.device, seed=ctx.seed, time_limit=ctx.time_limit,
+                          progress=progress, radii=chunk_radii)
+        where = f" at radius {at:g}" if chunk_radii is None else f" at radii {float(chunk_radii.min()):g}..{at:g}"
+        out.extend(run_batch(plugin, task, ctx.notes, where))
     return out
-
-
-def replayed_class(model, x, witness, norm: str, radius: float) -> int | None:
-    """The model's class at ``witness`` when the witness lies in the threat set, else None: a
-    witness that does not replay is no evidence (:func:`curator.verify.pipeline.replay_prediction`)."""
-    return None if witness is None else replay_prediction(model, x, witness, norm, radius)[0]
 
 
 def _cell(model_id: str, dataset: str, norm: str, radius: float, radius_text: str, method: dict[str, Any],
@@ -329,44 +317,66 @@ def search_radius(plugin: Verifier, params: dict[str, Any], ctx: Ctx, row: int, 
                         [proven], [refuted])[0]
 
 
-# --------------------------------------------------------------------------- the run
+# --------------------------------------------------------------------------- the run, stage by stage
 
 
-def _method_block(kind: str, plugin: Verifier | None, label: str, params: dict[str, Any] | None) -> dict[str, Any]:
+def _method_block(kind: str, plugin: Method | None, label: str, params: dict[str, Any] | None) -> dict[str, Any]:
     if plugin is None:
         return {"kind": kind, "name": label, "label": label}
     return {"kind": kind, "name": plugin.name, "label": label, "version": plugin.version,
             "certification": plugin.certification, "params": params or {}}
 
 
-@with_strict_float32  # no TF32 in any verifier or attack (curator/engines/numerics.py)
-def run_suite(suite_path: str | Path, opts: BenchOptions | None = None, host: Any = None,
-              on_progress: ProgressFactory | None = None) -> dict[str, Any]:
-    """Run (one shard of) a suite and return the benchmark result (schema-valid, summaries
-    recomputed). ``on_progress(total, desc)`` may return a callback taking samples finished."""
-    import torch
+@dataclass
+class Plan:
+    """The suite resolved against the installed plugins: what every model is run with."""
 
-    from curator.verify.artifacts import default_cache_dir, fetch
-    from curator.verify.models import load_model, resolve_device
-    from curator.api.registry import get_host
-    from curator.core.sampling import indices_sha256, shard
+    suite: Suite
+    attack: Attack | None
+    attack_params: dict[str, Any]
+    verifiers: list[tuple[str, Verifier, dict[str, Any]]]  # (label, verifier, params with defaults)
+    radius_search: dict[str, Any]  # the suite's settings over the defaults
+    seed: int
+    notes: list[str]
 
-    opts = opts or BenchOptions()
-    host = host or get_host()
-    registry = host.registry
-    t_start = time.monotonic()
-    suite = load_suite(suite_path, registry, opts.shared)
+
+@dataclass
+class ModelRun:
+    """One model of the suite, loaded, with this shard's samples and its clean predictions."""
+
+    mid: str
+    dataset: str
+    block: dict[str, Any]  # the suite's model block, URL expanded
+    ctx: Ctx
+    pred: list[int]
+    verifiers: list[tuple[str, Verifier, dict[str, Any]]]  # the plan's verifiers this model runs
+
+    @property
+    def n(self) -> int:
+        return len(self.ctx.indices)
+
+
+@dataclass
+class Output:
+    """What the run collects, model by model."""
+
+    models: list[dict[str, Any]] = field(default_factory=list)
+    cells: list[dict[str, Any]] = field(default_factory=list)
+    radius_rows: list[dict[str, Any]] = field(default_factory=list)
+    soundness: list[dict[str, Any]] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=lambda: {"load": 0.0, "attack": 0.0, "verify": 0.0,
+                                                               "radius": 0.0})
+
+
+def plan_run(suite: Suite, registry: Any, opts: BenchOptions) -> Plan:
     s = suite.data
-    device = resolve_device(opts.device)
-    cache = Path(opts.cache_dir) if opts.cache_dir else default_cache_dir()
-    seed = int(s.get("seed", 0))
     notes: list[str] = []
     attack_spec = s.get("attack", {"name": "pgd"}) if "attack" in s else {"name": "pgd"}
     attack: Attack | None = None
     attack_params: dict[str, Any] = {}
     if attack_spec:
         if attack_spec["name"] in registry.names("verifier"):
-            attack = registry.verifier(attack_spec["name"])
+            attack = registry.attack(attack_spec["name"])
             attack_params = params_with_defaults(attack.params_schema, attack_spec.get("params"))
         else:
             notes.append(f"attack {attack_spec['name']!r} is not installed: no upper-bound row, no attack cross-check")
@@ -375,207 +385,265 @@ def run_suite(suite_path: str | Path, opts: BenchOptions | None = None, host: An
         unknown = [w for w in wanted if w not in known]
         if unknown:
             raise BenchmarkError(f"{suite.path}: no {kind} {unknown[0]!r} in the suite (known: {', '.join(known)})")
-    verifiers = [(m.get("label") or m["name"], registry.verifier(m["name"]),
-                  params_with_defaults(registry.verifier(m["name"]).params_schema, m.get("params")))
-                 for m in s["verifiers"] if not opts.verifiers or (m.get("label") or m["name"]) in opts.verifiers]
+    verifiers = []
+    for m in s["verifiers"]:
+        label, plugin = m.get("label") or m["name"], registry.certifier(m["name"])
+        if not opts.verifiers or label in opts.verifiers:
+            verifiers.append((label, plugin, params_with_defaults(plugin.params_schema, m.get("params"))))
     rs = {"enabled": True, "low": 0.0, "high": 0.5, "tolerance": 0.001, "max_iterations": 12, "attack_check": True,
           **(s.get("radius_search") or {})}
     rs.setdefault("time_limit", 2 * float(s["time_limit"]))
     if any(v.certification == "probabilistic" for _, v, _ in verifiers):
         notes.append("smoothing certificates concern the smoothed classifier: attacks on the base network do not "
                      "contradict them, so they are left out of the soundness cross-check")
+    return Plan(suite, attack, attack_params, verifiers, rs, int(s.get("seed", 0)), notes)
 
-    splits: dict[tuple, Any] = {}
-    models_out, cells, radius_rows, soundness = [], [], [], []
-    timings = {"load": 0.0, "attack": 0.0, "verify": 0.0, "radius": 0.0}
-    shard_i, shard_n = opts.shard
 
-    raw_urls = {m["id"]: m["model"]["url"] for m in suite.raw["models"]}  # as written: no machine paths
-    for spec in s["models"]:
-        if opts.models and spec["id"] not in opts.models:
+def load_model_run(spec: dict[str, Any], plan: Plan, registry: Any, opts: BenchOptions, device: str, cache: Path,
+                   splits: dict[tuple, Any], out: Output) -> ModelRun:
+    """Load one model and its shard of samples, record the model's block and its clean row."""
+    import torch
+
+    from curator.core.sampling import indices_sha256, shard
+    from curator.verify.artifacts import fetch
+    from curator.verify.models import load_model
+
+    t0 = time.monotonic()
+    s, mid = plan.suite.data, spec["id"]
+    ds = {**s["dataset"], **(spec.get("dataset") or {})}
+    if spec.get("dataset") and "selection" not in spec["dataset"]:
+        ds["selection"] = s["dataset"].get("selection", {"kind": "all"})
+    key = (ds["name"], ds.get("data_dir"))
+    if key not in splits:
+        data_dir = Path(ds["data_dir"]) if ds.get("data_dir") else None
+        splits[key] = registry.dataset(ds["name"]).load(data_dir, cache, progress=opts.progress)
+    split = splits[key]
+    block = dict(spec["model"])
+    block["url"] = model_url(block["url"])
+    model = load_model(block, fetch(block["url"], block["sha256"], cache, progress=opts.progress), registry, device)
+    selection = ds.get("selection") or {"kind": "all"}
+    all_idx = select(selection, len(split), opts.samples)
+    idx = shard(all_idx, *opts.shard)
+    x, y = split.take(idx) if idx else (None, None)
+    time_limit = float(spec.get("time_limit", s["time_limit"]))
+    raw_url = next(m["model"]["url"] for m in plan.suite.raw["models"] if m["id"] == mid)  # as written: no paths
+    out.models.append({
+        "id": mid, **({"title": spec["title"]} if spec.get("title") else {}),
+        **({"source": spec["source"]} if spec.get("source") else {}),
+        "dataset": ds["name"], "norm": spec["norm"],
+        "model": {"sha256": block["sha256"], "format": block["format"],
+                  "architecture": (block.get("architecture") or {}).get("name", block["format"]), "url": raw_url},
+        "selection": {**selection, **({"limit": opts.samples} if opts.samples else {})},
+        "n_total": len(split), "indices_sha256": indices_sha256(all_idx), "time_limit": time_limit,
+        **({"references": spec["references"]} if spec.get("references") else {}),
+    })
+    out.timings["load"] += time.monotonic() - t0
+    if not idx:
+        plan.notes.append(f"{mid}: shard {opts.shard[0] + 1}/{opts.shard[1]} holds no sample")
+        # Still emit empty rows so shards merge row by row.
+    x = x.to(device) if x is not None else torch.zeros((0, *block["input_shape"]), device=device)
+    y = y.to(device) if y is not None else torch.zeros((0,), dtype=torch.long, device=device)
+    ctx = Ctx(model, x, y, list(idx), spec["norm"], int(block["num_classes"]), device, plan.seed, time_limit,
+              opts.batch_size, plan.notes)
+    wanted = spec.get("verifiers")
+    run = ModelRun(mid, ds["name"], block, ctx, [], [v for v in plan.verifiers if not wanted or v[0] in wanted])
+    out.cells.append(clean_cell(run))
+    return run
+
+
+def clean_cell(run: ModelRun) -> dict[str, Any]:
+    """The clean reference row (ε-independent; stored at radius 0); sets the run's predictions."""
+    import torch
+
+    ctx = run.ctx
+    t_c = time.perf_counter()
+    with torch.no_grad():
+        run.pred = ctx.model(ctx.x).argmax(1).cpu().tolist() if run.n else []
+    per = (time.perf_counter() - t_c) / max(1, run.n)
+    clean = [SampleResult(i, int(lbl), int(p), "correct" if p == int(lbl) else "misclassified", per)
+             for i, lbl, p in zip(ctx.indices, ctx.y.cpu().tolist(), run.pred)]
+    return _cell(run.mid, run.dataset, ctx.norm, 0.0, "0", _method_block("clean", None, "clean", None), clean)
+
+
+def attack_cell(run: ModelRun, plan: Plan, radius: float, radius_text: str, on_progress: ProgressFactory | None,
+                out: Output) -> dict[int, int]:
+    """The attack's upper-bound row at one ε; returns the rows whose witness curator replayed, with
+    the class the model gives it."""
+    attack, ctx = plan.attack, run.ctx
+    if attack is None or ctx.norm not in attack.norms:
+        return {}
+    t_a = time.monotonic()
+    bar = on_progress(run.n, f"{run.mid} ε={radius_text} {attack.name}") if on_progress else None
+    results, replayed = replay_attack(attack, ctx.model, ctx.x, run_method(attack, plan.attack_params, ctx, radius,
+                                                                           progress=bar),
+                                      ctx.norm, radius, ctx.notes, f" on {run.mid} ε={radius_text}")
+    out.cells.append(_cell(run.mid, run.dataset, ctx.norm, radius, radius_text,
+                           _method_block("attack", attack, attack.name, plan.attack_params), results))
+    out.timings["attack"] += time.monotonic() - t_a
+    return {row: w.predicted for row, w in replayed.items()}
+
+
+def verifier_cells(run: ModelRun, radius: float, radius_text: str, on_progress: ProgressFactory | None,
+                   out: Output) -> dict[str, list[SampleResult]]:
+    """Every verifier of the model at one ε, by label (those that handle the model's norm)."""
+    t_v = time.monotonic()
+    by_label: dict[str, list[SampleResult]] = {}
+    for label, plugin, params in run.verifiers:
+        if run.ctx.norm not in plugin.norms:
+            run.ctx.notes.append(f"{label} does not handle {run.ctx.norm}: skipped on {run.mid}")
             continue
-        t0 = time.monotonic()
-        mid = spec["id"]
-        ds = {**s["dataset"], **(spec.get("dataset") or {})}
-        if spec.get("dataset") and "selection" not in spec["dataset"]:
-            ds["selection"] = s["dataset"].get("selection", {"kind": "all"})
-        key = (ds["name"], ds.get("data_dir"))
-        if key not in splits:
-            data_dir = Path(ds["data_dir"]) if ds.get("data_dir") else None
-            splits[key] = registry.dataset(ds["name"]).load(data_dir, cache, progress=opts.progress)
-        split = splits[key]
-        block = dict(spec["model"])
-        block["url"] = model_url(block["url"])
-        path = fetch(block["url"], block["sha256"], cache, progress=opts.progress)
-        model = load_model(block, path, registry, device)
-        n_total = len(split)
-        selection = ds.get("selection") or {"kind": "all"}
-        all_idx = select(selection, n_total, opts.samples)
-        idx = shard(all_idx, shard_i, shard_n)
-        x, y = split.take(idx) if idx else (None, None)
-        time_limit = float(spec.get("time_limit", s["time_limit"]))
-        models_out.append({
-            "id": mid, **({"title": spec["title"]} if spec.get("title") else {}),
-            **({"source": spec["source"]} if spec.get("source") else {}),
-            "dataset": ds["name"], "norm": spec["norm"],
-            "model": {"sha256": block["sha256"], "format": block["format"], "architecture": (block.get("architecture") or {}).get("name", block["format"]),
-                      "url": raw_urls[mid]},
-            "selection": {**selection, **({"limit": opts.samples} if opts.samples else {})},
-            "n_total": n_total, "indices_sha256": indices_sha256(all_idx), "time_limit": time_limit,
-            **({"references": spec["references"]} if spec.get("references") else {}),
-        })
-        timings["load"] += time.monotonic() - t0
-        if not idx:
-            notes.append(f"{mid}: shard {shard_i + 1}/{shard_n} holds no sample")
-            # Still emit empty rows so shards merge row by row.
-        x = x.to(device) if x is not None else torch.zeros((0, *block["input_shape"]), device=device)
-        y = y.to(device) if y is not None else torch.zeros((0,), dtype=torch.long, device=device)
-        ctx = Ctx(model, x, y, list(idx), spec["norm"], int(block["num_classes"]), device, seed, time_limit,
-                  opts.batch_size, notes)
-        dataset_name, norm = ds["name"], spec["norm"]
+        bar = on_progress(run.n, f"{run.mid} ε={radius_text} {label}") if on_progress else None
+        by_label[label] = run_method(plugin, params, run.ctx, radius, progress=bar)
+        cell = _cell(run.mid, run.dataset, run.ctx.norm, radius, radius_text,
+                     _method_block("verifier", plugin, label, params), by_label[label])
+        note_text = plugin.threat_note(run.ctx.norm, radius, tuple(run.block["input_shape"]), params)
+        if note_text:
+            cell["threat_note"] = note_text
+        out.cells.append(cell)
+    out.timings["verify"] += time.monotonic() - t_v
+    return by_label
 
-        # ---- clean reference row (ε-independent; stored at radius 0)
-        t_c = time.perf_counter()
-        with torch.no_grad():
-            pred = model(x).argmax(1).cpu().tolist() if len(idx) else []
-        per = (time.perf_counter() - t_c) / max(1, len(idx))
-        clean = [SampleResult(i, int(lbl), int(p), "correct" if p == int(lbl) else "misclassified", per)
-                 for i, lbl, p in zip(idx, y.cpu().tolist(), pred)]
-        cells.append(_cell(mid, dataset_name, norm, 0.0, "0", _method_block("clean", None, "clean", None), clean))
 
-        wanted = spec.get("verifiers")
-        model_verifiers = [(lab, v, p) for lab, v, p in verifiers if not wanted or lab in wanted]
-        grid = parse_epsilons(spec["epsilons"])
-        per_sample_grid: dict[str, list[tuple[float, SampleResult]]] = {lab: [] for lab, _, _ in model_verifiers}
-        for radius, radius_text in grid:
-            # ---- attack: the upper-bound row, and witnesses for the cross-check
-            witnesses: dict[int, int] = {}  # row -> replayed class of a witness
-            if attack is not None and norm in attack.norms:
-                t_a = time.monotonic()
-                bar = on_progress(len(idx), f"{mid} ε={radius_text} {attack.name}") if on_progress else None
-                res = run_method(attack, attack_params, ctx, radius, progress=bar)
-                fixed = []
-                for row, r in enumerate(res):
-                    if r.status == "broken":
-                        cls = replayed_class(model, x[row], r.extra.get("witness"), norm, radius)
-                        if cls is None or cls == int(y[row]):
-                            notes.append(f"{mid} ε={radius_text}: {attack.name} witness for sample {r.index} does not "
-                                         "replay; counted as error")
-                            r = SampleResult(r.index, r.label, r.predicted, "error", r.seconds)
-                        else:
-                            witnesses[row] = cls
-                    fixed.append(r)
-                cells.append(_cell(mid, dataset_name, norm, radius, radius_text,
-                                   _method_block("attack", attack, attack.name, attack_params), fixed))
-                timings["attack"] += time.monotonic() - t_a
-            # ---- verifiers
-            t_v = time.monotonic()
-            by_label: dict[str, list[SampleResult]] = {}
-            note_text = None
-            for label, plugin, params in model_verifiers:
-                if norm not in plugin.norms:
-                    notes.append(f"{label} does not handle {norm}: skipped on {mid}")
-                    continue
-                bar = on_progress(len(idx), f"{mid} ε={radius_text} {label}") if on_progress else None
-                res = run_method(plugin, params, ctx, radius, progress=bar)
-                by_label[label] = res
-                per_sample_grid[label].append((radius, res))  # type: ignore[arg-type]
-                cell = _cell(mid, dataset_name, norm, radius, radius_text,
-                             _method_block("verifier", plugin, label, params), res)
-                note_text = plugin.threat_note(norm, radius, tuple(block["input_shape"]), params)
-                if note_text:
-                    cell["threat_note"] = note_text
-                cells.append(cell)
-            timings["verify"] += time.monotonic() - t_v
-            # ---- soundness cross-check at this ε
-            milp_cex: dict[int, int] = {}
-            for label, plugin, _ in model_verifiers:
-                if plugin.name == "milp" and label in by_label:
-                    for row, r in enumerate(by_label[label]):
-                        if r.status == "not_certified" and r.extra.get("witness") is not None:
-                            cls = replayed_class(model, x[row], r.extra["witness"], norm, radius)
-                            if cls is not None and cls != r.predicted:
-                                milp_cex[row] = cls
-            for label, plugin, _ in model_verifiers:
-                if plugin.certification == "probabilistic" or label not in by_label:
-                    continue
-                for row, r in enumerate(by_label[label]):
-                    if r.status != "certified":
-                        continue
-                    for evidence, found in ((attack.name if attack else "attack", witnesses), ("milp", milp_cex)):
-                        if row in found and found[row] != r.predicted:
-                            soundness.append({
-                                "model": mid, "radius": radius, "radius_text": radius_text, "index": r.index,
-                                "verifier": label, "evidence": evidence,
-                                "detail": f"{label} certified class {r.predicted}; a replayed {evidence} witness "
-                                          f"inside the threat set is classified {found[row]}"})
+def counterexamples(run: ModelRun, results: list[SampleResult], radius: float) -> dict[int, int]:
+    """Rows where a verifier answered ``not_certified`` with a witness that curator replays to
+    another class than the verifier's prediction, with that class: evidence against any other
+    method's certificate, whoever produced it."""
+    found: dict[int, int] = {}
+    for row, r in enumerate(results):
+        if r.status == "not_certified" and r.extra.get("witness") is not None:
+            cls = replayed_class(run.ctx.model, run.ctx.x[row], r.extra["witness"], run.ctx.norm, radius)
+            if cls is not None and cls != r.predicted:
+                found[row] = cls
+    return found
 
-        # ---- certified radius per sample
-        t_r = time.monotonic()
-        if rs["enabled"] and (rs.get("models") is None or mid in rs["models"]):
-            wanted_r = rs.get("verifiers")
-            for label, plugin, params in model_verifiers:
-                if norm not in plugin.norms or not per_sample_grid.get(label):
-                    continue
-                if plugin.certification == "probabilistic":
-                    radius_rows.append(_direct_radius_row(mid, dataset_name, norm, label, plugin, params,
+
+def cross_check(run: ModelRun, plan: Plan, radius: float, radius_text: str, attack_found: dict[int, int],
+                by_label: dict[str, list[SampleResult]], out: Output) -> None:
+    """Flag every deterministic certificate at this ε that a replayed witness contradicts."""
+    evidence = [(plan.attack.name if plan.attack else "attack", attack_found)]
+    evidence += [(label, counterexamples(run, res, radius)) for label, res in by_label.items()]
+    for label, plugin, _ in run.verifiers:
+        if plugin.certification == "probabilistic" or label not in by_label:
+            continue
+        for row, r in enumerate(by_label[label]):
+            if r.status != "certified":
+                continue
+            for name, found in evidence:
+                if row in found and found[row] != r.predicted:
+                    out.soundness.append({
+                        "model": run.mid, "radius": radius, "radius_text": radius_text, "index": r.index,
+                        "verifier": label, "evidence": name,
+                        "detail": f"{label} certified class {r.predicted}; a replayed {name} witness "
+                                  f"inside the threat set is classified {found[row]}"})
+
+
+def run_epsilon(run: ModelRun, plan: Plan, radius: float, radius_text: str, on_progress: ProgressFactory | None,
+                out: Output) -> dict[str, list[SampleResult]]:
+    """The attack row, the verifier rows and the soundness cross-check at one ε."""
+    attack_found = attack_cell(run, plan, radius, radius_text, on_progress, out)
+    by_label = verifier_cells(run, radius, radius_text, on_progress, out)
+    cross_check(run, plan, radius, radius_text, attack_found, by_label, out)
+    return by_label
+
+
+def grid_bounds(run: ModelRun, grid: list[tuple[float, list[SampleResult]]]) -> tuple[list[float], list[float | None]]:
+    """Per row, the largest grid ε certified correctly and the smallest one not certified."""
+    proven: list[float] = [0.0] * run.n
+    refuted: list[float | None] = [None] * run.n
+    for radius, res in grid:
+        for row, r in enumerate(res):
+            if r.status == "certified" and r.predicted == int(run.ctx.y[row]):
+                proven[row] = max(proven[row], radius)
+            elif r.status == "not_certified" and (refuted[row] is None or radius < refuted[row]):
+                refuted[row] = radius
+    return proven, refuted
+
+
+def attack_at_radius(run: ModelRun, plan: Plan, label: str, row: int, rad: float, out: Output) -> None:
+    """Attack one sample at its bisection radius: a replayed witness inside it is a soundness flag."""
+    attack = plan.attack
+    a = run_method(attack, plan.attack_params, run.ctx, rad, rows=[row])[0]
+    if a.status == "broken":
+        cls = replayed_class(run.ctx.model, run.ctx.x[row], a.extra.get("witness"), run.ctx.norm, rad)
+        if cls is not None and cls != int(run.pred[row]):
+            out.soundness.append({
+                "model": run.mid, "radius": rad, "index": int(run.ctx.indices[row]), "verifier": label,
+                "evidence": f"{attack.name} at the certified radius",
+                "detail": f"bisection radius {rad:g}; a replayed witness inside it is classified {cls}"})
+
+
+def bisection_row(run: ModelRun, plan: Plan, label: str, plugin: Verifier, params: dict[str, Any],
+                  grid: list[tuple[float, list[SampleResult]]], on_progress: ProgressFactory | None,
+                  out: Output) -> dict[str, Any]:
+    """Every sample's certified radius by bisection (:func:`search_radii`), attack-checked."""
+    rs, ctx = plan.radius_search, run.ctx
+    bar = on_progress(run.n, f"{run.mid} radius {label}") if on_progress else None
+    proven, refuted = grid_bounds(run, grid)
+    correct = [row for row in range(run.n) if int(run.pred[row]) == int(ctx.y[row])]
+    if bar and len(correct) < run.n:
+        bar(run.n - len(correct))
+    found = {}
+    if correct:
+        found = dict(zip(correct, search_radii(
+            plugin, params, ctx, correct, float(rs["low"]), float(rs["high"]), float(rs["tolerance"]),
+            int(rs["max_iterations"]), float(rs["time_limit"]),
+            [proven[row] for row in correct], [refuted[row] for row in correct], on_done=bar)))
+    check = plan.attack is not None and rs["attack_check"] and ctx.norm in plan.attack.norms
+    samples: dict[str, list] = {k: [] for k in ("index", "label", "predicted", "radius", "iterations", "seconds",
+                                                "timed_out")}
+    for row in range(run.n):
+        rad, its, secs, tout = found.get(row, (0.0, 0, 0.0, False))
+        for key, value in (("index", int(ctx.indices[row])), ("label", int(ctx.y[row])),
+                           ("predicted", int(run.pred[row])), ("radius", float(rad)), ("iterations", int(its)),
+                           ("seconds", round(secs, 6)), ("timed_out", bool(tout))):
+            samples[key].append(value)
+        if check and rad > 0:
+            attack_at_radius(run, plan, label, row, rad, out)
+    return {
+        "model": run.mid, "dataset": run.dataset, "norm": ctx.norm,
+        "method": _method_block("verifier", plugin, label, params),
+        "search": {"kind": "bisection", "low": float(rs["low"]), "high": float(rs["high"]),
+                   "tolerance": float(rs["tolerance"]), "max_iterations": int(rs["max_iterations"]),
+                   "time_limit": float(rs["time_limit"]),
+                   "attack_check": bool(rs["attack_check"] and plan.attack is not None)},
+        "samples": samples, "summary": {},
+    }
+
+
+def radius_rows(run: ModelRun, plan: Plan, per_sample_grid: dict[str, list[tuple[float, list[SampleResult]]]],
+                on_progress: ProgressFactory | None, out: Output) -> None:
+    """The certified radius per sample, for every verifier the suite's radius search covers."""
+    rs = plan.radius_search
+    t_r = time.monotonic()
+    if rs["enabled"] and (rs.get("models") is None or run.mid in rs["models"]):
+        wanted = rs.get("verifiers")
+        for label, plugin, params in run.verifiers:
+            if run.ctx.norm not in plugin.norms or not per_sample_grid.get(label):
+                continue
+            if plugin.certification == "probabilistic":
+                out.radius_rows.append(_direct_radius_row(run.mid, run.dataset, run.ctx.norm, label, plugin, params,
                                                           per_sample_grid[label]))
-                    continue
-                if wanted_r is not None and label not in wanted_r:
-                    continue
-                row_out = {"index": [], "label": [], "predicted": [], "radius": [], "iterations": [], "seconds": [],
-                           "timed_out": []}
-                bar = on_progress(len(idx), f"{mid} radius {label}") if on_progress else None
-                proven, refuted = [0.0] * len(idx), [None] * len(idx)
-                for radius, res in per_sample_grid[label]:
-                    for row, r in enumerate(res):  # type: ignore[arg-type]
-                        if r.status == "certified" and r.predicted == int(y[row]):
-                            proven[row] = max(proven[row], radius)
-                        elif r.status == "not_certified" and (refuted[row] is None or radius < refuted[row]):
-                            refuted[row] = radius
-                found = {}
-                correct = [row for row in range(len(idx)) if int(pred[row]) == int(y[row])]
-                if bar and len(correct) < len(idx):
-                    bar(len(idx) - len(correct))
-                if correct:
-                    found = dict(zip(correct, search_radii(
-                        plugin, params, ctx, correct, float(rs["low"]), float(rs["high"]), float(rs["tolerance"]),
-                        int(rs["max_iterations"]), float(rs["time_limit"]),
-                        [proven[row] for row in correct], [refuted[row] for row in correct], on_done=bar)))
-                for row in range(len(idx)):
-                    rad, its, secs, tout = found.get(row, (0.0, 0, 0.0, False))
-                    row_out["index"].append(int(idx[row]))
-                    row_out["label"].append(int(y[row]))
-                    row_out["predicted"].append(int(pred[row]))
-                    row_out["radius"].append(float(rad))
-                    row_out["iterations"].append(int(its))
-                    row_out["seconds"].append(round(secs, 6))
-                    row_out["timed_out"].append(bool(tout))
-                    if attack is not None and rs["attack_check"] and rad > 0 and norm in attack.norms:
-                        a = run_method(attack, attack_params, ctx, rad, rows=[row])[0]
-                        if a.status == "broken":
-                            cls = replayed_class(model, x[row], a.extra.get("witness"), norm, rad)
-                            if cls is not None and cls != int(pred[row]):
-                                soundness.append({
-                                    "model": mid, "radius": rad, "index": int(idx[row]), "verifier": label,
-                                    "evidence": f"{attack.name} at the certified radius",
-                                    "detail": f"bisection radius {rad:g}; a replayed witness inside it is "
-                                              f"classified {cls}"})
-                radius_rows.append({
-                    "model": mid, "dataset": dataset_name, "norm": norm,
-                    "method": _method_block("verifier", plugin, label, params),
-                    "search": {"kind": "bisection", "low": float(rs["low"]), "high": float(rs["high"]),
-                               "tolerance": float(rs["tolerance"]), "max_iterations": int(rs["max_iterations"]),
-                               "time_limit": float(rs["time_limit"]),
-                               "attack_check": bool(rs["attack_check"] and attack is not None)},
-                    "samples": row_out, "summary": {},
-                })
-        timings["radius"] += time.monotonic() - t_r
+            elif wanted is None or label in wanted:
+                out.radius_rows.append(bisection_row(run, plan, label, plugin, params, per_sample_grid[label],
+                                                     on_progress, out))
+    out.timings["radius"] += time.monotonic() - t_r
 
-    t_end = time.monotonic()
-    timings["total"] = t_end - t_start
+
+def run_model(run: ModelRun, plan: Plan, spec: dict[str, Any], on_progress: ProgressFactory | None,
+              out: Output) -> None:
+    per_sample_grid: dict[str, list[tuple[float, list[SampleResult]]]] = {lab: [] for lab, _, _ in run.verifiers}
+    for radius, radius_text in parse_epsilons(spec["epsilons"]):
+        for label, res in run_epsilon(run, plan, radius, radius_text, on_progress, out).items():
+            per_sample_grid[label].append((radius, res))
+    radius_rows(run, plan, per_sample_grid, on_progress, out)
+
+
+def result_document(plan: Plan, opts: BenchOptions, host: Any, device: str, out: Output) -> dict[str, Any]:
+    """The benchmark result, its summaries recomputed."""
+    suite, s, attack = plan.suite, plan.suite.data, plan.attack
+    rs = plan.radius_search
     suite_block = {"name": s["name"], "sha256": suite.sha256, "time_limit": float(s["time_limit"]),
-                   "attack": ({"name": attack.name, "version": attack.version, "params": attack_params}
+                   "attack": ({"name": attack.name, "version": attack.version, "params": plan.attack_params}
                               if attack is not None else None),
                    "radius_search": rs if rs["enabled"] else None}
     if suite.raw.get("description"):
@@ -583,17 +651,45 @@ def run_suite(suite_path: str | Path, opts: BenchOptions | None = None, host: An
     if opts.models or opts.verifiers:
         suite_block["only"] = {"models": list(opts.models), "verifiers": list(opts.verifiers)}
     ver_map = {name: info.version for name, info in host.plugins.items()}
-    run_id = sha256_bytes(canonical_bytes({"suite": suite.sha256, "seed": seed, "shards": shard_n,
+    shard_i, shard_n = opts.shard
+    run_id = sha256_bytes(canonical_bytes({"suite": suite.sha256, "seed": plan.seed, "shards": shard_n,
                                            "samples": opts.samples, "only": [list(opts.models), list(opts.verifiers)],
-                                           "models": [m["indices_sha256"] for m in models_out]}))[:16]
+                                           "models": [m["indices_sha256"] for m in out.models]}))[:16]
     result = {
-        "result_version": RESULT_VERSION, "suite": suite_block, "seed": seed, "confidence": opts.confidence,
-        "environment": environment(device, ver_map), "models": models_out, "cells": cells, "radius": radius_rows,
-        "soundness": soundness, "totals": {}, "timings": {k: round(v, 6) for k, v in timings.items()},
+        "result_version": RESULT_VERSION, "suite": suite_block, "seed": plan.seed, "confidence": opts.confidence,
+        "environment": environment(device, ver_map), "models": out.models, "cells": out.cells,
+        "radius": out.radius_rows, "soundness": out.soundness, "totals": {},
+        "timings": {k: round(v, 6) for k, v in out.timings.items()},
         "shard": {"index": shard_i, "count": shard_n, "run_id": run_id},
-        "created_at": now_iso(), "notes": list(dict.fromkeys(notes)),
+        "created_at": now_iso(), "notes": list(dict.fromkeys(plan.notes)),
     }
     return summarize_result(result)
+
+
+@with_strict_float32  # no TF32 in any verifier or attack (curator/engines/numerics.py)
+def run_suite(suite_path: str | Path, opts: BenchOptions | None = None, host: Any = None,
+              on_progress: ProgressFactory | None = None) -> dict[str, Any]:
+    """Run (one shard of) a suite and return the benchmark result (schema-valid, summaries
+    recomputed). ``on_progress(total, desc)`` may return a callback taking samples finished."""
+    from curator.api.registry import get_host
+    from curator.verify.artifacts import default_cache_dir
+    from curator.verify.models import resolve_device
+
+    opts = opts or BenchOptions()
+    host = host or get_host()
+    t_start = time.monotonic()
+    plan = plan_run(load_suite(suite_path, host.registry, opts.shared), host.registry, opts)
+    device = resolve_device(opts.device)
+    cache = Path(opts.cache_dir) if opts.cache_dir else default_cache_dir()
+    splits: dict[tuple, Any] = {}
+    out = Output()
+    for spec in plan.suite.data["models"]:
+        if opts.models and spec["id"] not in opts.models:
+            continue
+        run = load_model_run(spec, plan, host.registry, opts, device, cache, splits, out)
+        run_model(run, plan, spec, on_progress, out)
+    out.timings["total"] = time.monotonic() - t_start
+    return result_document(plan, opts, host, device, out)
 
 
 def _direct_radius_row(mid: str, dataset: str, norm: str, label: str, plugin: Verifier, params: dict[str, Any],

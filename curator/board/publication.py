@@ -125,7 +125,10 @@ def _floor_problems(entry: dict[str, Any], report: dict[str, Any], registry: Any
     if _installed(registry, "verifier"):
         if not registry.has("verifier", name):
             return [f"verifier {name!r} is not installed: its protocol floor cannot be checked"]
-        verifier = registry.verifier(name)
+        try:
+            verifier = registry.certifier(name)
+        except CuratorError as exc:  # an attack names no protocol floor: it certifies nothing
+            return [f"verifier {name!r}: {exc}"]
         params = params_with_defaults(verifier.params_schema, params)
         out += [f"protocol floor of {name} ({verifier.publication_floor_rule or 'none stated'}): {p}"
                 for p in verifier.publication_floor(params)]

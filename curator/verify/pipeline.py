@@ -29,15 +29,14 @@ from curator.api import Attack, SampleResult, Verifier, VerifyTask, params_with_
 from curator.core.digest import claim_digest, same_protocol
 from curator.core.errors import CuratorError
 from curator.core.jsonio import read_json
+from curator.verify.batch import replay_attack, run_batch
 from curator.verify.report import (
-    ATTACK_REFUTES, MAX_WITNESS_VALUES, REPORT_VERSION, attack_counts, environment, now_iso, run_id, sample_arrays,
-    summarize,
+    MAX_WITNESS_VALUES, REPORT_VERSION, attack_counts, environment, now_iso, run_id, sample_arrays, summarize,
 )
 from curator.board.publication import protocol_floor
 from curator.core.stats import DEFAULT_CONFIDENCE, publishable_minimum
 
 DEFAULT_ATTACK = "pgd"
-REPLAY_TOLERANCE = 1e-5  # relative slack on the radius when replaying a witness (float32 arithmetic)
 
 
 class VerifyError(CuratorError):
@@ -145,41 +144,22 @@ def selection_for(entry: dict[str, Any], opts: VerifyOptions) -> dict[str, Any]:
     return dict(entry.get("result", {}).get("sample_selection") or {"kind": "all"})
 
 
+# --------------------------------------------------------------------------- batches
+
+
+def task_for(loaded: Loaded, chunk: list[int], norm: str, radius: float, params: dict[str, Any], opts: VerifyOptions,
+             bar: Callable[[int], None] | None) -> VerifyTask:
+    return VerifyTask(model=loaded.model, inputs=loaded.split.inputs[chunk].to(loaded.device),
+                      labels=loaded.split.labels[chunk].to(loaded.device), indices=list(chunk), norm=norm,
+                      radius=radius, params=params, num_classes=int(loaded.entry["model"]["num_classes"]),
+                      device=loaded.device, seed=opts.seed, time_limit=opts.time_limit, progress=bar)
+
+
+def chunks(indices: list[int], size: int) -> list[list[int]]:
+    return [indices[start:start + size] for start in range(0, len(indices), size)]
+
+
 # --------------------------------------------------------------------------- attack
-
-
-def _norm(delta, norm: str):
-    flat = delta.flatten()
-    return {"l1": flat.abs().sum(), "l2": flat.pow(2).sum().sqrt(), "linf": flat.abs().max()}[norm]
-
-
-def replay_prediction(model, x, witness, norm: str, radius: float) -> tuple[int | None, str]:
-    """The model's class at ``witness`` when the witness lies in the threat set (ball ∩ box, with
-    float32 slack), else ``None`` and why; the second item is a sentence for the report."""
-    import torch
-
-    w = torch.as_tensor(witness, dtype=x.dtype, device=x.device).reshape(x.shape)
-    if not bool(torch.isfinite(w).all()):
-        return None, "witness has non-finite values"
-    if float(w.min()) < -1e-6 or float(w.max()) > 1 + 1e-6:
-        return None, "witness leaves the [0, 1] box"
-    dist = float(_norm(w - x, norm))
-    if dist > radius * (1 + REPLAY_TOLERANCE) + 1e-7:
-        return None, f"witness is at {norm} distance {dist:.6g} > radius {radius:g}"
-    with torch.no_grad():
-        pred = int(model(w.unsqueeze(0)).argmax(dim=1))
-    return pred, f"predicted {pred} at {norm} distance {dist:.6g}"
-
-
-def replay_witness(model, x, label: int, witness, norm: str, radius: float) -> tuple[bool, str]:
-    """Re-execute an attack's witness in curator's own code: inside the threat set (ball ∩ box)
-    and misclassified by the model. A witness that does not replay is not evidence."""
-    pred, why = replay_prediction(model, x, witness, norm, radius)
-    if pred is None:
-        return False, why
-    if pred == label:
-        return False, "the model classifies the witness correctly"
-    return True, why
 
 
 def run_attack(attack: Attack, loaded: Loaded, indices: list[int], norm: str, radius: float, params: dict[str, Any],
@@ -190,40 +170,17 @@ def run_attack(attack: Attack, loaded: Loaded, indices: list[int], norm: str, ra
     statuses: list[str] = []
     witnesses: dict[int, dict[str, Any]] = {}
     notes: list[str] = []
-    for start in range(0, len(indices), opts.batch_size):
-        chunk = indices[start:start + opts.batch_size]
-        x = loaded.split.inputs[chunk].to(loaded.device)
-        y = loaded.split.labels[chunk].to(loaded.device)
-        task = VerifyTask(model=loaded.model, inputs=x, labels=y, indices=chunk, norm=norm, radius=radius,
-                          params=params, num_classes=int(loaded.entry["model"]["num_classes"]), device=loaded.device,
-                          seed=opts.seed, time_limit=opts.time_limit, progress=bar)
-        results = attack.verify(task)
-        by_index = {r.index: r for r in results}
-        for row, idx in enumerate(chunk):
-            r = by_index.get(idx)
-            if r is None:
-                statuses.append("error")
-                notes.append(f"sample {idx}: the attack returned no result")
-                continue
-            status = r.status
-            label = int(y[row])
-            if status == "misclassified":
-                ok, why = replay_witness(loaded.model, x[row], label, x[row], norm, radius)
-                wit = x[row]
-            elif status == "broken":
-                wit = r.extra.get("witness")
-                ok, why = (False, "no witness") if wit is None else replay_witness(loaded.model, x[row], label, wit, norm, radius)
-            else:
-                ok, why, wit = True, "", None
-            if status in ATTACK_REFUTES:
-                if not ok:
-                    notes.append(f"sample {idx}: the attack said {status} but its witness does not replay ({why})")
-                    status = "error"
-                else:
-                    witnesses[idx] = {"index": idx, "label": label, "status": status, "replay": why,
+    for chunk in chunks(indices, opts.batch_size):
+        task = task_for(loaded, chunk, norm, radius, params, opts, bar)
+        results, replayed = replay_attack(attack, loaded.model, task.inputs, run_batch(attack, task, notes),
+                                          norm, radius, notes)
+        for row, r in enumerate(results):
+            if row in replayed:
+                witnesses[r.index] = {"index": r.index, "label": r.label, "status": r.status,
+                                      "replay": replayed[row].why,
                                       "margin": float(r.extra["margin"]) if "margin" in r.extra else None,
-                                      "_values": torch.as_tensor(wit).detach().cpu().flatten().tolist()}
-            statuses.append(status)
+                                      "_values": torch.as_tensor(replayed[row].witness).detach().cpu().flatten().tolist()}
+            statuses.append(r.status)
     block: dict[str, Any] = {
         "name": attack.name, "version": attack.version, "params": params, "confidence": opts.confidence,
         "refutes": True, "samples": {"index": list(indices), "status": statuses},
@@ -245,17 +202,15 @@ def _public_witnesses(witnesses: dict[int, dict[str, Any]]) -> list[dict[str, An
 
 
 def find_attack(registry: Any, name: str | None) -> Attack | None:
-    if not name:
+    if not name or name not in registry.names("verifier"):
         return None
-    if name not in registry.names("verifier"):
-        return None
-    obj = registry.verifier(name)
-    if not isinstance(obj, Attack):
-        raise VerifyError(f"--attack {name}: {name} is a verifier, not an attack")
-    return obj
+    try:
+        return registry.attack(name)
+    except CuratorError as exc:
+        raise VerifyError(f"--attack {name}: {exc}") from None
 
 
-# --------------------------------------------------------------------------- the run
+# --------------------------------------------------------------------------- seeds
 
 
 def fresh_seed() -> int:
@@ -275,6 +230,187 @@ def with_seed(opts: VerifyOptions) -> VerifyOptions:
     return dataclasses.replace(opts, seed=fresh_seed())
 
 
+# --------------------------------------------------------------------------- the run, stage by stage
+
+
+@dataclass
+class Claim:
+    """A valid entry and the verifier that re-verifies it, with its params (defaults filled in)."""
+
+    path: Path
+    entry: dict[str, Any]
+    verifier: Verifier
+    params: dict[str, Any]
+
+    @property
+    def norm(self) -> str:
+        return self.entry["setting"]["norm"]
+
+    @property
+    def radius(self) -> float:
+        return float(self.entry["setting"]["radius"])
+
+
+@dataclass
+class Samples:
+    """Which test samples this run (this shard) verifies, and how they relate to the claim's own."""
+
+    selection: dict[str, Any]  # as the report records it
+    all_indices: list[int]  # every shard's
+    indices: list[int]  # this shard's
+    n_total: int
+    smoke: bool  # not the claim's own selection
+    same_as_claim: bool  # the claim states a selection, and it is exactly these samples
+
+
+@dataclass
+class AttackStage:
+    attack: Attack | None = None
+    block: dict[str, Any] | None = None  # the report's "attack"
+    witnesses: dict[int, dict] = field(default_factory=dict)  # replayed witnesses by index
+    early_refuted: bool = False
+
+
+def load_claim(entry_path: Path, registry: Any) -> Claim:
+    """The entry, valid, and a verifier that certifies (not an attack) in the entry's norm."""
+    entry = load_entry(entry_path, registry)
+    cert = entry["certification"]
+    try:
+        verifier = registry.certifier(cert["verifier"])
+    except CuratorError as exc:
+        raise VerifyError(f"{entry_path}: /certification/verifier: {exc}") from None
+    claim = Claim(entry_path, entry, verifier, params_with_defaults(verifier.params_schema, cert.get("params") or {}))
+    if claim.norm not in verifier.norms:
+        raise VerifyError(f"{entry_path}: /setting/norm: verifier {verifier.name} does not handle {claim.norm}")
+    return claim
+
+
+def choose_samples(claim: Claim, loaded: Loaded, opts: VerifyOptions) -> Samples:
+    from curator.core.sampling import select_indices, shard
+
+    n_total = int(loaded.split.inputs.shape[0])
+    base = claim.path.parent
+    selection = selection_for(claim.entry, opts)
+    all_indices = select_indices(selection, n_total, n=opts.samples, base_dir=base)
+    if opts.samples is not None:
+        selection = {**selection, "limit": opts.samples}
+    claim_selection = claim.entry["result"].get("sample_selection")
+    claims_own = select_indices(claim_selection or {"kind": "all"}, n_total, base_dir=base)
+    return Samples(selection, all_indices, shard(all_indices, *opts.shard), n_total,
+                   smoke=all_indices != claims_own,
+                   same_as_claim=claim_selection is not None and all_indices == claims_own)
+
+
+def attack_stage(claim: Claim, loaded: Loaded, samples: Samples, opts: VerifyOptions, registry: Any,
+                 on_progress: Callable | None, notes: list[str]) -> AttackStage:
+    """The attack pre-pass, when it can bound the claim, and whether it refutes the claim outright."""
+    from curator.engines.cascade import is_cascade
+
+    stage = AttackStage(find_attack(registry, opts.attack))
+    attack = stage.attack
+    probabilistic = claim.verifier.certification == "probabilistic" or claim.entry["certification"]["type"] == "probabilistic"
+    if attack is None:
+        if opts.attack:
+            notes.append(f"no attack plugin {opts.attack!r} is installed: the claim was not attacked and "
+                         "certificates were not cross-checked for soundness")
+        return stage
+    if probabilistic:
+        notes.append(f"attack {attack.name} not run: the claim certifies a smoothed classifier, whose robustness an "
+                     "attack on the base network does not bound")
+        return stage
+    if is_cascade(loaded.model):
+        notes.append(f"attack {attack.name} not run: a cascade's output on a perturbed input depends on its router, "
+                     "so an attack on one stage does not bound the cascade's robust accuracy")
+        return stage
+    params = params_with_defaults(attack.params_schema, {})
+    bar = on_progress(len(samples.indices), f"attack {attack.name}") if on_progress else None
+    stage.block, stage.witnesses = run_attack(attack, loaded, samples.indices, claim.norm, claim.radius, params, opts,
+                                              bar)
+    notes.extend(stage.block.pop("notes", []))
+    if opts.shard[1] == 1:
+        attacked = attack_counts(stage.block)
+        claimed = float(claim.entry["result"]["certified_accuracy"])
+        stage.early_refuted = attacked is not None and attacked.n > 0 and claimed > attacked.upper
+        stage.block["early_stop"] = stage.early_refuted
+        if stage.early_refuted:
+            notes.append("the attack refuted the claim before certification: the verifier was not run")
+    return stage
+
+
+def run_verifier(claim: Claim, loaded: Loaded, indices: list[int], opts: VerifyOptions,
+                 on_progress: Callable | None, notes: list[str]) -> list[SampleResult]:
+    verifier = claim.verifier
+    bar = on_progress(len(indices), f"{verifier.name}") if on_progress else None
+    results: list[SampleResult] = []
+    for chunk in chunks(indices, opts.batch_size):
+        task = task_for(loaded, chunk, claim.norm, claim.radius, claim.params, opts, bar)
+        results.extend(run_batch(verifier, task, notes))
+    return results
+
+
+def soundness_failures(results: list[SampleResult], claim: Claim, stage: AttackStage) -> list[dict[str, Any]]:
+    """Samples the verifier certified that the attack broke with a witness curator replayed."""
+    out = []
+    for r in results:
+        w = stage.witnesses.get(r.index)
+        if r.status == "certified" and w is not None and w["status"] == "broken":
+            out.append({"index": r.index, "verifier": claim.verifier.name,
+                        "attack": stage.attack.name if stage.attack else "", "label": r.label,
+                        "certified_prediction": r.predicted, "replay": w["replay"], "values": w["_values"]})
+    return out
+
+
+def build_report(claim: Claim, loaded: Loaded, samples: Samples, stage: AttackStage, results: list[SampleResult],
+                 soundness: list[dict[str, Any]], opts: VerifyOptions, host: Any, timings: dict[str, float],
+                 notes: list[str]) -> dict[str, Any]:
+    """The report, its numbers recomputed from the samples by :func:`summarize`."""
+    from curator.core.sampling import indices_sha256
+
+    entry, setting, m = claim.entry, claim.entry["setting"], claim.entry["model"]
+    entry_sha = claim_digest(entry)
+    verifier_block = {"name": claim.verifier.name, "version": claim.verifier.version, "params": claim.params}
+    threat = {"norm": claim.norm, "radius": claim.radius, "radius_text": setting["radius_text"]}
+    note = claim.verifier.threat_note(claim.norm, claim.radius, tuple(m["input_shape"]), claim.params)
+    if note:
+        threat["note"] = note
+    selection_sha = indices_sha256(samples.all_indices)
+    shard_i, shard_n = opts.shard
+    report: dict[str, Any] = {
+        "report_version": REPORT_VERSION,
+        "entry": {"id": entry["id"], "sha256": entry_sha,
+                  "claimed_certified_accuracy": float(entry["result"]["certified_accuracy"]),
+                  "verifier": entry["certification"]["verifier"], "same_protocol": same_protocol(entry)},
+        "model": {"sha256": m["sha256"], "format": m["format"],
+                  "architecture": (m.get("architecture") or {}).get("name", m["format"]), "url": m["url"]},
+        "dataset": {"name": setting["dataset"], "n_total": samples.n_total, "selection": samples.selection,
+                    "indices_sha256": selection_sha, "source": loaded.split.source or ""},
+        "threat": threat,
+        "verifier": verifier_block,
+        "attack": stage.block,
+        "seed": int(opts.seed),
+        "environment": environment(loaded.device, {name: info.version for name, info in host.plugins.items()}),
+        "samples": sample_arrays(results),
+        "soundness": soundness,
+        "certified_accuracy": {"confidence": opts.confidence},
+        "timings": {**{k: round(v, 6) for k, v in loaded.timings.items()},
+                    **{k: round(v, 6) for k, v in timings.items()}},
+        "shard": {"index": shard_i, "count": shard_n,
+                  "run_id": run_id(entry_sha, m["sha256"], selection_sha, verifier_block, opts.seed, shard_n)},
+        "created_at": now_iso(),
+        "notes": notes,
+        "smoke_run": samples.smoke,
+        "minimum_n": publishable_minimum(samples.n_total),
+        "protocol_floor": protocol_floor(claim.verifier, claim.params),
+    }
+    if "clean_accuracy" in entry["result"]:
+        report["entry"]["claimed_clean_accuracy"] = float(entry["result"]["clean_accuracy"])
+    # A claim measured on other samples than this run's is itself a binomial measurement: the
+    # same-protocol refutation then compares two samples (docs/verdicts.md, rule 4).
+    if "n_samples" in entry["result"] and not samples.same_as_claim:
+        report["entry"]["claimed_n_samples"] = int(entry["result"]["n_samples"])
+    return summarize(report, opts.confidence)
+
+
 @with_strict_float32  # no TF32 in any verifier or attack (curator/engines/numerics.py)
 def verify_entry(entry_path: str | Path, opts: VerifyOptions | None = None, host: Any = None,
                  on_progress: Callable[[int, int, str], Callable[[int], None] | None] | None = None) -> dict[str, Any]:
@@ -284,151 +420,19 @@ def verify_entry(entry_path: str | Path, opts: VerifyOptions | None = None, host
     (the CLI's tqdm bar); None shows nothing.
     """
     from curator.api.registry import get_host
-    from curator.core.sampling import indices_sha256, select_indices, shard
-    from curator.engines.cascade import is_cascade, verify_task
 
     opts = with_seed(opts or VerifyOptions())
     host = host or get_host()
-    registry = host.registry
-    entry_path = Path(entry_path)
     t_start = time.monotonic()
-    entry = load_entry(entry_path, registry)
-    cert = entry["certification"]
-    verifier: Verifier = registry.verifier(cert["verifier"])
-    if isinstance(verifier, Attack):
-        raise VerifyError(f"{entry_path}: /certification/verifier: {verifier.name} is an attack; it certifies nothing")
-    setting = entry["setting"]
-    norm, radius = setting["norm"], float(setting["radius"])
-    if norm not in verifier.norms:
-        raise VerifyError(f"{entry_path}: /setting/norm: verifier {verifier.name} does not handle {norm}")
-    params = params_with_defaults(verifier.params_schema, cert.get("params") or {})
-    loaded = load_everything(entry_path, entry, registry, opts)
-
-    selection = selection_for(entry, opts)
-    all_indices = select_indices(selection, int(loaded.split.inputs.shape[0]), n=opts.samples,
-                                 base_dir=entry_path.parent)
-    if opts.samples is not None:
-        selection = {**selection, "limit": opts.samples}
-    n_total = int(loaded.split.inputs.shape[0])
-    claim_selection = entry["result"].get("sample_selection")
-    smoke = all_indices != select_indices(claim_selection or {"kind": "all"}, n_total, base_dir=entry_path.parent)
-    shard_i, shard_n = opts.shard
-    indices = shard(all_indices, shard_i, shard_n)
-    num_classes = int(entry["model"]["num_classes"])
+    claim = load_claim(Path(entry_path), host.registry)
+    loaded = load_everything(claim.path, claim.entry, host.registry, opts)
+    samples = choose_samples(claim, loaded, opts)
     notes: list[str] = []
-
-    # ---- attack pre-pass
-    attack_block: dict[str, Any] | None = None
-    witnesses: dict[int, dict] = {}
-    probabilistic = verifier.certification == "probabilistic" or cert["type"] == "probabilistic"
-    attack = find_attack(registry, opts.attack)
     t_attack = time.monotonic()
-    if attack is None:
-        if opts.attack:
-            notes.append(f"no attack plugin {opts.attack!r} is installed: the claim was not attacked and "
-                         "certificates were not cross-checked for soundness")
-    elif probabilistic:
-        notes.append(f"attack {attack.name} not run: the claim certifies a smoothed classifier, whose robustness an "
-                     "attack on the base network does not bound")
-    elif is_cascade(loaded.model):
-        notes.append(f"attack {attack.name} not run: a cascade's output on a perturbed input depends on its router, "
-                     "so an attack on one stage does not bound the cascade's robust accuracy")
-    else:
-        attack_params = params_with_defaults(attack.params_schema, {})
-        cb = on_progress(len(indices), f"attack {attack.name}") if on_progress else None
-        attack_block, witnesses = run_attack(attack, loaded, indices, norm, radius, attack_params, opts, cb)
-        notes.extend(attack_block.pop("notes", []))
+    stage = attack_stage(claim, loaded, samples, opts, host.registry, on_progress, notes)
     t_verify = time.monotonic()
-
-    claimed = float(entry["result"]["certified_accuracy"])
-    early_refuted = False
-    if attack_block is not None and shard_n == 1:
-        attacked = attack_counts(attack_block)
-        early_refuted = attacked is not None and attacked.n > 0 and claimed > attacked.upper
-        attack_block["early_stop"] = early_refuted
-        if early_refuted:
-            notes.append("the attack refuted the claim before certification: the verifier was not run")
-
-    # ---- verifier
-    results: list[SampleResult] = []
-    if not early_refuted:
-        cb = on_progress(len(indices), f"{verifier.name}") if on_progress else None
-        for start in range(0, len(indices), opts.batch_size):
-            chunk = indices[start:start + opts.batch_size]
-            task = VerifyTask(
-                model=loaded.model, inputs=loaded.split.inputs[chunk].to(loaded.device),
-                labels=loaded.split.labels[chunk].to(loaded.device), indices=list(chunk), norm=norm, radius=radius,
-                params=params, num_classes=num_classes, device=loaded.device, seed=opts.seed,
-                time_limit=opts.time_limit, progress=cb,
-            )
-            t0 = time.monotonic()
-            try:
-                got = verify_task(verifier, task)
-            except Exception as exc:  # a plugin failure becomes per-sample errors, never a wrong number
-                msg = f"{type(exc).__name__}: {exc}"
-                per = (time.monotonic() - t0) / max(1, len(chunk))
-                got = [SampleResult(i, int(loaded.split.labels[i]), -1, "error", per, extra={}) for i in chunk]
-                notes.append(f"verifier {verifier.name} failed on samples {chunk[0]}..{chunk[-1]}: {msg}"[:500])
-            by_index = {r.index: r for r in got}
-            for i in chunk:
-                r = by_index.get(i)
-                if r is None or r.status not in ("certified", "not_certified", "abstain", "timeout", "error"):
-                    r = SampleResult(i, int(loaded.split.labels[i]), -1, "error", 0.0)
-                    notes.append(f"verifier {verifier.name} returned no valid result for sample {i}")
-                results.append(r)
-
-    # ---- soundness: a certified sample that the attack broke
-    soundness = []
-    for r in results:
-        if r.status == "certified" and r.index in witnesses and witnesses[r.index]["status"] == "broken":
-            w = witnesses[r.index]
-            soundness.append({"index": r.index, "verifier": verifier.name, "attack": attack.name if attack else "",
-                              "label": r.label, "certified_prediction": r.predicted, "replay": w["replay"],
-                              "values": w["_values"]})
+    results = [] if stage.early_refuted else run_verifier(claim, loaded, samples.indices, opts, on_progress, notes)
+    soundness = soundness_failures(results, claim, stage)
     t_end = time.monotonic()
-
-    entry_sha = claim_digest(entry)
-    verifier_block = {"name": verifier.name, "version": verifier.version, "params": params}
-    ver_map = {name: info.version for name, info in host.plugins.items()}
-    threat = {"norm": norm, "radius": radius, "radius_text": setting["radius_text"]}
-    note = verifier.threat_note(norm, radius, tuple(entry["model"]["input_shape"]), params)
-    if note:
-        threat["note"] = note
-    m = entry["model"]
-    selection_sha = indices_sha256(all_indices)
-    report: dict[str, Any] = {
-        "report_version": REPORT_VERSION,
-        "entry": {"id": entry["id"], "sha256": entry_sha, "claimed_certified_accuracy": claimed,
-                  "verifier": cert["verifier"], "same_protocol": same_protocol(entry)},
-        "model": {"sha256": m["sha256"], "format": m["format"], "architecture": (m.get("architecture") or {}).get("name", m["format"]),
-                  "url": m["url"]},
-        "dataset": {"name": setting["dataset"], "n_total": n_total, "selection": selection,
-                    "indices_sha256": selection_sha, "source": loaded.split.source or ""},
-        "threat": threat,
-        "verifier": verifier_block,
-        "attack": attack_block,
-        "seed": int(opts.seed),
-        "environment": environment(loaded.device, ver_map),
-        "samples": sample_arrays(results),
-        "soundness": soundness,
-        "certified_accuracy": {"confidence": opts.confidence},
-        "timings": {**{k: round(v, 6) for k, v in loaded.timings.items()},
-                    "attack": round(t_verify - t_attack, 6), "verify": round(t_end - t_verify, 6),
-                    "total": round(t_end - t_start, 6)},
-        "shard": {"index": shard_i, "count": shard_n,
-                  "run_id": run_id(entry_sha, m["sha256"], selection_sha, verifier_block, opts.seed, shard_n)},
-        "created_at": now_iso(),
-        "notes": notes,
-        "smoke_run": smoke,
-        "minimum_n": publishable_minimum(n_total),
-        "protocol_floor": protocol_floor(verifier, params),
-    }
-    if "clean_accuracy" in entry["result"]:
-        report["entry"]["claimed_clean_accuracy"] = float(entry["result"]["clean_accuracy"])
-    # A claim measured on other samples than this run's is itself a binomial measurement: the
-    # same-protocol refutation then compares two samples (docs/verdicts.md, rule 4).
-    same_samples = claim_selection is not None and all_indices == select_indices(claim_selection, n_total,
-                                                                                   base_dir=entry_path.parent)
-    if "n_samples" in entry["result"] and not same_samples:
-        report["entry"]["claimed_n_samples"] = int(entry["result"]["n_samples"])
-    return summarize(report, opts.confidence)
+    timings = {"attack": t_verify - t_attack, "verify": t_end - t_verify, "total": t_end - t_start}
+    return build_report(claim, loaded, samples, stage, results, soundness, opts, host, timings, notes)

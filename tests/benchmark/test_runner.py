@@ -13,18 +13,18 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 from click.testing import CliRunner
 
-from curator.api import SampleResult, Verifier, hookimpl
+from curator.api import Verifier
 from curator.benchmark.runner import BenchmarkError, BenchOptions, load_suite, run_suite
 from curator.benchmark.result import (
     BenchmarkResultError, check_result_schema, load_result, merge_results, write_result,
 )
 from curator.cli import main
-from curator.api.registry import PluginHost, get_registry
+from curator.api.registry import get_registry
+from benchkit import REPO, digits_suite
+from methodkit import CertifyEverything, host_with
 
-REPO = Path(__file__).resolve().parents[2]
 CI_SUITE = REPO / "bench" / "suites" / "shared-ci.json"
 VNN = ("artifacts", "vnncomp2022-mnist_fc")
 # MNIST test index behind each VNN-COMP mnist_fc property prop_0 … prop_14 (the vnnlib boxes are
@@ -208,54 +208,8 @@ def test_merge_refuses_incomplete_or_mixed_runs(ci_result):
 # --------------------------------------------------------------------------- small suites, no shared material
 
 
-def digits_suite(tmp_path, name="suite.json", **changes):
-    suite = {
-        "suite_version": 1, "name": "digits-small", "dataset": {"name": "digits", "selection": {"kind": "first", "n": 8}},
-        "time_limit": 5, "attack": {"name": "pgd", "params": {"steps": 20, "restarts": 2}},
-        "radius_search": {"high": 0.5, "tolerance": 0.01, "max_iterations": 6},
-        "verifiers": [{"name": "ibp"}, {"name": "crown"}],
-        "models": [{"id": "digits-mlp", "model": {
-            "url": "file://${SUITE_DIR}/digits-mlp.safetensors",
-            "sha256": "7f68b719e0b211cacf1d636024aeec4c00733592b4a1b07df90bf737c8fbd2ba", "format": "safetensors",
-            "architecture": {"name": "fc", "kwargs": {"input_shape": [1, 8, 8], "hidden": [128, 128], "num_classes": 10}},
-            "input_shape": [1, 8, 8], "num_classes": 10}, "norm": "linf", "epsilons": ["0.02", "0.05"],
-            "verifiers": ["ibp", "crown"]}],
-    }
-    l2 = copy.deepcopy(suite["models"][0])
-    l2.update(id="digits-mlp-l2", norm="l2", epsilons=["0.1", "0.25"], verifiers=["crown", "smoothing"])
-    suite["models"].append(l2)
-    suite["verifiers"] = [{"name": "ibp"}, {"name": "crown"},
-                          {"name": "smoothing", "params": {"sigma": 0.25, "n0": 50, "n": 500, "batch_size": 500}}]
-    for k, v in changes.items():
-        suite[k] = v
-    (tmp_path / "digits-mlp.safetensors").write_bytes((REPO / "examples" / "digits-mlp.safetensors").read_bytes())
-    path = tmp_path / name
-    path.write_text(json.dumps(suite))
-    return path
-
-
-class CertifyEverything(Verifier):
-    """A broken verifier: certifies every sample at every radius."""
-    name = "certify-everything"
-    version = "0.0.1"
-
-    def verify(self, task):
-        with torch.no_grad():
-            pred = task.model(task.inputs).argmax(1)
-        return [SampleResult(i, int(y), int(p), "certified", 0.0) for i, y, p in zip(task.indices, task.labels, pred)]
-
-
-class Broken:
-    @staticmethod
-    @hookimpl
-    def register_verifiers(register):
-        register(CertifyEverything())
-
-
 def test_unsound_verifier_is_flagged(tmp_path):
-    host = PluginHost()
-    host.load_entry_points()
-    host.add_plugin(Broken(), "broken", version="0.0.1")
+    host = host_with(CertifyEverything(), name="broken")
     path = digits_suite(tmp_path, verifiers=[{"name": "crown"}, {"name": "certify-everything"}])
     suite = json.loads(path.read_text())
     suite["models"] = suite["models"][:1]
@@ -348,6 +302,14 @@ def test_suite_errors_name_file_and_pointer(tmp_path, monkeypatch):
     out = runner.invoke(main, ["benchmark", str(bad)])
     assert out.exit_code == 1 and "/time_limit" in out.output
     assert runner.invoke(main, ["benchmark", str(tmp_path / "missing.json")]).exit_code == 2
+
+
+def test_a_suite_takes_no_attack_as_verifier_nor_verifier_as_attack(tmp_path):
+    reg = get_registry()
+    with pytest.raises(BenchmarkError, match=r"/verifiers/0: pgd is an attack; it certifies nothing"):
+        load_suite(digits_suite(tmp_path, verifiers=[{"name": "pgd"}]), reg)
+    with pytest.raises(BenchmarkError, match=r"/attack: crown is a verifier, not an attack"):
+        load_suite(digits_suite(tmp_path, attack={"name": "crown"}), reg)
 
 
 def test_shipped_suites_are_valid():

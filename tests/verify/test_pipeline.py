@@ -10,12 +10,13 @@ import json
 import pytest
 import torch
 
-from curator.api import Attack, SampleResult, Verifier, hookimpl
+from curator.api import Attack, SampleResult
 from curator.core.errors import CuratorError
 from curator.api.registry import PluginHost
 from curator.verify.report import ReportError, check_schema, merge_reports
 from curator.core.sampling import indices_sha256, select_indices
 from curator.verify.pipeline import VerifyError, VerifyOptions, resolve_model_url, verify_entry
+from methodkit import CertifyEverything, host_with
 from verifykit import EXAMPLES, copy_example, opts
 
 @pytest.fixture(scope="module")
@@ -98,18 +99,6 @@ def test_hash_mismatch_and_invalid_entry_are_clear_errors(tmp_path):
 # --------------------------------------------------------------------------- third-party plugins
 
 
-class CertifyEverything(Verifier):
-    """A broken deterministic verifier: certifies every sample it is given."""
-    name = "certify-everything"
-    version = "0.0.1"
-    certification = "deterministic"
-
-    def verify(self, task):
-        with torch.no_grad():
-            pred = task.model(task.inputs).argmax(1)
-        return [SampleResult(i, int(y), int(p), "certified", 0.0) for i, y, p in zip(task.indices, task.labels, pred)]
-
-
 class GradientAttack(Attack):
     """One normalised-gradient step to the l2 sphere on the margin, clipped to the box."""
     name = "grad-attack"
@@ -140,20 +129,9 @@ class GradientAttack(Attack):
         return out
 
 
-class ThirdParty:
-    @staticmethod
-    @hookimpl
-    def register_verifiers(register):
-        register(CertifyEverything())
-        register(GradientAttack())
-
-
 @pytest.fixture(scope="module")
 def host():
-    h = PluginHost()
-    h.load_entry_points()
-    h.add_plugin(ThirdParty(), "third-party", version="0.0.1")
-    return h
+    return host_with(CertifyEverything(), GradientAttack())
 
 
 def deterministic(tmp_path, claim, radius=1.5):
