@@ -138,6 +138,13 @@ class BoundedNetwork:
         them is concretized over their interval (this turns the pass into IBP with the affine tail
         folded into the specification).
         """
+        A_input, total = self._backward_linear(target, C, x, relax, stop)
+        return total if A_input is None else total + concretize_lower(A_input, x, norm, eps)
+
+    def _backward_linear(self, target: int, C: torch.Tensor, x: torch.Tensor, relax: dict[int, object],
+                         stop: dict[int, Bounds] | None = None) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """:meth:`_backward` before the input set is concretized: ``(A, b)`` with the lower bound
+        ``A · x' + b`` (``A`` None when the specification does not reach the input)."""
         B, S = x.shape[0], C.shape[1]
         As: dict[int, torch.Tensor] = {target: C}
         total = torch.zeros(B, S, dtype=C.dtype, device=C.device)
@@ -155,9 +162,7 @@ class BoundedNetwork:
                 total = total + bias
             for i, Ai in zip(node.inputs, A_ins):
                 As[i] = As[i] + Ai if i in As else Ai
-        if 0 in As:
-            total = total + concretize_lower(As[0], x, norm, eps)
-        return total
+        return As.get(0), total
 
     def _patch_chain(self, target: int) -> list[int] | None:
         """The nodes from ``target`` back to the input when the patches pass applies to them: a
@@ -333,6 +338,19 @@ class BoundedNetwork:
             stop = {r: bounds[r] for r in self.relu_nodes}
             lb = torch.maximum(lb, self._backward(out, C, x, norm, eps, {}, stop=stop))
         return lb
+
+    def linear_lower_bound(self, x: torch.Tensor, C: torch.Tensor, norm: str, eps,
+                           intermediate: str = "crown") -> tuple[torch.Tensor, torch.Tensor]:
+        """CROWN's lower bound of ``C · f`` as a linear function of the input: ``(A, b)``, ``A``
+        ``[B, S, *input_shape]`` and ``b`` ``[B, S]``, with ``C · f(x') >= A · x' + b`` for every
+        ``x'`` in the input set of its row. ``concretize_lower(A, x, norm, eps) + b`` is
+        :meth:`spec_lower_bounds`'s CROWN bound; a caller may also read off where ``A`` is minimised."""
+        self._check(x, norm)
+        _, relax, _ = self._crown_state(x, norm, eps, intermediate)
+        A, b = self._backward_linear(len(self.nodes) - 1, C, x, relax)
+        if A is None:
+            A = torch.zeros(x.shape[0], C.shape[1], *self.input_shape, dtype=x.dtype, device=x.device)
+        return A.expand(x.shape[0], *A.shape[1:]), b
 
     def _alpha_lower(self, out: int, C, x, norm, eps, relax: dict[int, object], iterations: int, lr: float):
         """α-CROWN (Xu et al. 2021): the lower slopes of the unstable ReLUs, one per specification
