@@ -202,7 +202,10 @@ class HttpClient:
                         # A bad cached body (older curator, disk trouble) is refetched.
         if self.offline:
             raise ScrapeError(f"{service}: offline and no cached response for {full_url} (run once without --offline)")
-        response = self._fetch(full_url, service, {**(headers or {}), **({"Accept": accept} if accept else {})}, max_bytes)
+        sent = dict(headers or {})
+        if accept:
+            sent["Accept"] = accept
+        response = self._fetch(full_url, service, sent, max_bytes)
         result = parse(response)
         if use_cache:
             self._cache_write(service, key, full_url, response)

@@ -116,6 +116,7 @@ def extract(model: nn.Module, input_shape: tuple[int, ...]) -> AffineReluNet:
         bounded = from_module(model, tuple(input_shape), dtype=torch.float64)
     except UnsupportedLayerError as exc:
         raise UnsupportedNetwork(str(exc)) from None
+    bounded.bound_stable = True  # the MILP states every kept neuron's range: tighter ones help HiGHS
     return AffineReluNet(weights, biases, tuple(input_shape), bounded)
 
 

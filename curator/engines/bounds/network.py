@@ -56,6 +56,9 @@ class BoundedNetwork:
         self.patches = True  # conv layers' intermediate bounds by the patches pass
         self.skip_exact = True  # no CROWN pass where IBP is already exact (one affine op over an ℓ∞ box)
         self.tighten_ibp = True  # IBP of each node from the tightened bounds before it
+        # CROWN for the neurons IBP proves stable too: no final bound gains (their relaxation is
+        # exact), but a consumer of the ranges themselves does (the MILP's big-M and variable bounds).
+        self.bound_stable = False
         # The patches pass's windows are small and its per-chunk work is element-wise: on a CPU, chunks
         # that stay in cache win more than for dense A (docs/benchmarks.md, ## crown speed).
         self.patch_budget_cpu = PATCH_CPU_ELEMENT_BUDGET
@@ -278,7 +281,8 @@ class BoundedNetwork:
         plain = box_ibp if not self.tighten_ibp or intermediate == "ibp" else None
         exact = self._ibp_exact_nodes(norm) if self.skip_exact else set()
         # node -> the row choice of the non-linear op it feeds (None: ReLU's unstable neurons)
-        feeds_relu = {self.nodes[r].inputs[0]: getattr(self.nodes[r].op, "tighten_mask", None) for r in self.relu_nodes}
+        feeds_relu = {self.nodes[r].inputs[0]: _every_neuron if self.bound_stable else getattr(self.nodes[r].op, "tighten_mask", None)
+                      for r in self.relu_nodes}
         bounds: list[Bounds] = [input_box(x, eps)]
         pre: dict[int, Bounds] = {}
         relax: dict[int, object] = {}
@@ -406,6 +410,10 @@ class BoundedNetwork:
         lb = self.spec_lower_bounds(x, C, norm, eps, method=method, intermediate=intermediate,
                                     with_ibp=with_ibp, alpha=alpha)
         return lb.masked_fill(eye[labels].bool(), float("inf"))
+
+
+def _every_neuron(lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
+    return torch.ones_like(lo, dtype=torch.bool)
 
 
 def _interval_lower(A: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
