@@ -247,6 +247,29 @@ def onnx_to_torch(source: str | Path | bytes, input_shape: Sequence[int] | None 
     _check_depth(graph, name)
 
     consts: dict[str, np.ndarray] = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    current, sample_shape = _graph_input(graph, consts, name)
+    builder = _Builder(tuple(sample_shape))
+    for idx, node in enumerate(graph.node):
+        what = f"{name}: node {idx} ({node.op_type} {node.name!r})"
+        if node.op_type == "Constant":
+            attrs = _attrs(node)
+            if "value" not in attrs:
+                raise OnnxImportError(f"{what}: only tensor-valued Constant nodes are supported")
+            consts[node.output[0]] = numpy_helper.to_array(attrs["value"])
+            continue
+        _convert_node(builder, node, current, consts, what)
+        current = node.output[0]
+
+    outputs = [o.name for o in graph.output]
+    if outputs != [current]:
+        raise OnnxImportError(f"{name}: graph output {outputs} is not the end of the chain {current!r}")
+    seq = nn.Sequential(*_fit_input_shape(builder, sample_shape, input_shape, name))
+    seq.eval()
+    return seq
+
+
+def _graph_input(graph, consts: dict[str, np.ndarray], name: str) -> tuple[str, tuple[int, ...]]:
+    """The graph's one (non-constant) input: its name and its static per-sample shape."""
     inputs = [i for i in graph.input if i.name not in consts]
     if len(inputs) != 1:
         raise OnnxImportError(f"{name}: expected one graph input, found {[i.name for i in inputs]}")
@@ -254,104 +277,100 @@ def onnx_to_torch(source: str | Path | bytes, input_shape: Sequence[int] | None 
     graph_shape = tuple(int(d.dim_value) if d.dim_value > 0 else -1 for d in dims)
     if len(graph_shape) < 2 or any(d < 0 for d in graph_shape[1:]):
         raise OnnxImportError(f"{name}: graph input needs a batch dimension and static sizes, got {graph_shape}")
-    sample_shape = graph_shape[1:]
-    builder = _Builder(tuple(sample_shape))
-    current = inputs[0].name
+    return inputs[0].name, graph_shape[1:]
 
-    for idx, node in enumerate(graph.node):
-        what = f"{name}: node {idx} ({node.op_type} {node.name!r})"
-        op = node.op_type
-        attrs = _attrs(node)
-        if op == "Constant":
-            if "value" not in attrs:
-                raise OnnxImportError(f"{what}: only tensor-valued Constant nodes are supported")
-            consts[node.output[0]] = numpy_helper.to_array(attrs["value"])
-            continue
-        ins = list(node.input)
-        if current not in ins:
-            raise OnnxImportError(f"{what}: does not consume the running activation {current!r}; only "
-                                  "chain-shaped graphs are supported")
-        others = [i for i in ins if i != current and i != ""]
-        missing = [i for i in others if i not in consts]
-        if missing:
-            raise OnnxImportError(f"{what}: inputs {missing} are neither the activation nor constants "
-                                  "(branching graphs are not supported)")
 
-        def c(i: str) -> np.ndarray:
-            return np.asarray(consts[i], dtype=np.float64)
+def _convert_node(builder: _Builder, node, current: str, consts: dict[str, np.ndarray], what: str) -> None:
+    """Append the layers of one chain node, which consumes the running activation ``current``."""
+    op = node.op_type
+    attrs = _attrs(node)
+    ins = list(node.input)
+    if current not in ins:
+        raise OnnxImportError(f"{what}: does not consume the running activation {current!r}; only "
+                              "chain-shaped graphs are supported")
+    others = [i for i in ins if i != current and i != ""]
+    missing = [i for i in others if i not in consts]
+    if missing:
+        raise OnnxImportError(f"{what}: inputs {missing} are neither the activation nor constants "
+                              "(branching graphs are not supported)")
 
-        if op in ("Identity", "Dropout"):
-            pass
-        elif op == "Relu":
-            builder.layers.append(nn.ReLU())
-        elif op == "Flatten":
-            if int(attrs.get("axis", 1)) != 1:
-                raise OnnxImportError(f"{what}: Flatten axis={attrs.get('axis')} (only axis=1 is supported)")
-            builder.flatten()
-        elif op == "Reshape":
-            builder.reshape(consts[ins[1]].astype(np.int64).tolist(), what)
-        elif op == "Gemm":
-            if ins[0] != current or int(attrs.get("transA", 0)):
-                raise OnnxImportError(f"{what}: Gemm must take the activation as A without transA")
-            b = c(ins[1])
-            weight = b if int(attrs.get("transB", 0)) else b.T
-            weight = weight * float(attrs.get("alpha", 1.0))
-            bias = c(ins[2]) * float(attrs.get("beta", 1.0)) if len(ins) > 2 and ins[2] else None
-            builder.linear(weight, bias, what)
-        elif op == "MatMul":
-            if ins[0] != current or c(ins[1]).ndim != 2:
-                raise OnnxImportError(f"{what}: MatMul must be activation @ constant 2-D matrix")
-            builder.linear(c(ins[1]).T, None, what)
-        elif op == "Conv":
-            if ins[0] != current:
-                raise OnnxImportError(f"{what}: Conv must take the activation as X")
-            builder.conv(c(ins[1]), c(ins[2]) if len(ins) > 2 and ins[2] else None, attrs, what)
-        elif op in ("Add", "Sub", "Mul", "Div"):
-            if len(others) != 1:
-                raise OnnxImportError(f"{what}: {op} of the activation with itself is not supported")
-            k = c(others[0])
-            first = ins[0] == current
-            if op == "Add":
-                builder.add(k, what)
-            elif op == "Sub":
-                if not first:  # k - x = (-1)·x + k
-                    builder.mul(np.array(-1.0), what)
-                    builder.add(k, what)
-                else:
-                    builder.add(-k, what)
-            elif op == "Mul":
-                builder.mul(k, what)
-            else:
-                if not first:
-                    raise OnnxImportError(f"{what}: dividing a constant by the activation is not supported")
-                if np.any(k == 0):
-                    raise OnnxImportError(f"{what}: division by zero")
-                builder.mul(1.0 / k, what)
+    def c(i: str) -> np.ndarray:
+        return np.asarray(consts[i], dtype=np.float64)
+
+    if op in ("Identity", "Dropout"):
+        pass
+    elif op == "Relu":
+        builder.layers.append(nn.ReLU())
+    elif op == "Flatten":
+        if int(attrs.get("axis", 1)) != 1:
+            raise OnnxImportError(f"{what}: Flatten axis={attrs.get('axis')} (only axis=1 is supported)")
+        builder.flatten()
+    elif op == "Reshape":
+        builder.reshape(consts[ins[1]].astype(np.int64).tolist(), what)
+    elif op == "Gemm":
+        if ins[0] != current or int(attrs.get("transA", 0)):
+            raise OnnxImportError(f"{what}: Gemm must take the activation as A without transA")
+        b = c(ins[1])
+        weight = b if int(attrs.get("transB", 0)) else b.T
+        weight = weight * float(attrs.get("alpha", 1.0))
+        bias = c(ins[2]) * float(attrs.get("beta", 1.0)) if len(ins) > 2 and ins[2] else None
+        builder.linear(weight, bias, what)
+    elif op == "MatMul":
+        if ins[0] != current or c(ins[1]).ndim != 2:
+            raise OnnxImportError(f"{what}: MatMul must be activation @ constant 2-D matrix")
+        builder.linear(c(ins[1]).T, None, what)
+    elif op == "Conv":
+        if ins[0] != current:
+            raise OnnxImportError(f"{what}: Conv must take the activation as X")
+        builder.conv(c(ins[1]), c(ins[2]) if len(ins) > 2 and ins[2] else None, attrs, what)
+    elif op in ("Add", "Sub", "Mul", "Div"):
+        if len(others) != 1:
+            raise OnnxImportError(f"{what}: {op} of the activation with itself is not supported")
+        _elementwise(builder, op, c(others[0]), activation_first=ins[0] == current, what=what)
+    else:
+        raise OnnxImportError(f"{what}: unsupported op {op!r}")
+
+
+def _elementwise(builder: _Builder, op: str, k: np.ndarray, activation_first: bool, what: str) -> None:
+    """``x op k`` (or ``k op x``) for a constant ``k``, as the builder's scale and shift."""
+    if op == "Add":
+        builder.add(k, what)
+    elif op == "Sub":
+        if not activation_first:  # k - x = (-1)·x + k
+            builder.mul(np.array(-1.0), what)
+            builder.add(k, what)
         else:
-            raise OnnxImportError(f"{what}: unsupported op {op!r}")
-        current = node.output[0]
+            builder.add(-k, what)
+    elif op == "Mul":
+        builder.mul(k, what)
+    else:
+        if not activation_first:
+            raise OnnxImportError(f"{what}: dividing a constant by the activation is not supported")
+        if np.any(k == 0):
+            raise OnnxImportError(f"{what}: division by zero")
+        builder.mul(1.0 / k, what)
 
-    outputs = [o.name for o in graph.output]
-    if outputs != [current]:
-        raise OnnxImportError(f"{name}: graph output {outputs} is not the end of the chain {current!r}")
 
+def _fit_input_shape(builder: _Builder, sample_shape: tuple[int, ...], input_shape: Sequence[int] | None,
+                     name: str) -> list[nn.Module]:
+    """The layers, fed ``input_shape`` when the caller declares a layout other than the graph's
+    (allowed when the graph flattens first: then only the element count matters)."""
     layers = builder.layers
-    if input_shape is not None:
-        want = tuple(int(d) for d in input_shape)
-        if want != tuple(sample_shape):
-            if int(np.prod(want)) != int(np.prod(sample_shape)):
-                raise OnnxImportError(f"{name}: input_shape {list(want)} has {int(np.prod(want))} elements, the "
-                                      f"graph input {list(sample_shape)} has {int(np.prod(sample_shape))}")
-            if not builder.flattened_first:
-                raise OnnxImportError(f"{name}: input_shape {list(want)} differs from the graph's "
-                                      f"{list(sample_shape)} and the graph does not flatten first")
-            if len(sample_shape) == 1:
-                layers = [nn.Flatten()] + layers  # everything after acts on the flat vector
-            else:
-                head = layers[: next(i for i, m in enumerate(layers) if isinstance(m, nn.Flatten))]
-                if any(isinstance(m, Normalize) and m.mean.numel() > 1 for m in head):
-                    raise OnnxImportError(f"{name}: per-channel normalisation before the flatten ties the "
-                                          f"model to the graph's input layout {list(sample_shape)}")
-    seq = nn.Sequential(*layers)
-    seq.eval()
-    return seq
+    if input_shape is None:
+        return layers
+    want = tuple(int(d) for d in input_shape)
+    if want == tuple(sample_shape):
+        return layers
+    if int(np.prod(want)) != int(np.prod(sample_shape)):
+        raise OnnxImportError(f"{name}: input_shape {list(want)} has {int(np.prod(want))} elements, the "
+                              f"graph input {list(sample_shape)} has {int(np.prod(sample_shape))}")
+    if not builder.flattened_first:
+        raise OnnxImportError(f"{name}: input_shape {list(want)} differs from the graph's "
+                              f"{list(sample_shape)} and the graph does not flatten first")
+    if len(sample_shape) == 1:
+        return [nn.Flatten()] + layers  # everything after acts on the flat vector
+    head = layers[: next(i for i, m in enumerate(layers) if isinstance(m, nn.Flatten))]
+    if any(isinstance(m, Normalize) and m.mean.numel() > 1 for m in head):
+        raise OnnxImportError(f"{name}: per-channel normalisation before the flatten ties the "
+                              f"model to the graph's input layout {list(sample_shape)}")
+    return layers

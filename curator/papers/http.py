@@ -8,8 +8,10 @@
   longer fails at once instead of hanging the command);
 * a per-service minimum interval between requests (arXiv asks for one request every 3 s), scaled
   by ``CURATOR_RATE_LIMIT_SCALE`` (``0`` disables waiting, for tests against a local server);
-* a descriptive User-Agent with a contact address (``CURATOR_CONTACT`` overrides the address);
-* an on-disk response cache (``CURATOR_CACHE`` or the platform cache dir) whose entries expire
+* the User-Agent, retry rule and cache root of :mod:`curator.core.http_policy`, which the model
+  downloads share;
+* per-request headers (an API key) that are sent but are no part of the cache key;
+* an on-disk response cache (``<cache root>/http``) whose entries expire
   after ``CURATOR_CACHE_TTL`` seconds (default 30 days). A response is cached only after the
   caller's parser accepted it, so a malformed or truncated body is never stored;
 * ``offline=True`` (``--offline``): answers only from the cache, expired entries included, and a
@@ -21,7 +23,6 @@ what went wrong (404 → :class:`NotFound`, which callers use to fall back to an
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import json
 import os
@@ -35,14 +36,22 @@ from xml.etree import ElementTree
 
 import requests
 
-from curator import __version__
 from curator.core.errors import CuratorError
+from curator.core.http_policy import (
+    DEFAULT_MAX_RETRY_AFTER,
+    RETRY_STATUSES,
+    GaveUp,
+    RetryPolicy,
+    Transient,
+    cache_root,
+    default_retries,
+    env_number,
+    user_agent,
+)
 from curator.core.jsonio import write_bytes_atomic
 
 T = TypeVar("T")
 
-PROJECT_URL = "https://github.com/curator-leaderboard/curator"
-DEFAULT_CONTACT = "curator-maintainers@users.noreply.github.com"
 DEFAULT_TTL = 30 * 24 * 3600.0
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
 
@@ -61,8 +70,6 @@ SERVICE_INTERVALS: dict[str, float] = {
 }
 DEFAULT_INTERVAL = 1.0
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-
 
 class ScrapeError(CuratorError):
     """A metadata or source download failed; the message is one line for the user."""
@@ -77,33 +84,6 @@ def base_url(name: str, default: str) -> str:
     env = "CURATOR_" + re.sub(r"[^A-Z0-9]", "_", name.upper()) + "_URL"
     value = os.environ.get(env, "").strip() or default
     return value.rstrip("/")
-
-
-def user_agent() -> str:
-    contact = os.environ.get("CURATOR_CONTACT", "").strip() or DEFAULT_CONTACT
-    return f"curator/{__version__} (+{PROJECT_URL}; mailto:{contact})"
-
-
-def default_cache_dir() -> Path:
-    env = os.environ.get("CURATOR_CACHE", "").strip()
-    if env:
-        return Path(env) / "http"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("curator")) / "http"
-
-
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise CuratorError(f"{name}={raw!r} is not a number") from None
-    if value < 0:
-        raise CuratorError(f"{name}={raw!r} must not be negative")
-    return value
 
 
 @dataclass
@@ -158,9 +138,9 @@ class HttpClient:
     ttl: float | None = None
     connect_timeout: float = 10.0
     read_timeout: float | None = None
-    retries: int = 3  # extra attempts after the first
+    retries: int | None = None  # extra attempts after the first; None: CURATOR_HTTP_RETRIES or 3
     backoff: float = 1.0  # seconds before the first retry, doubled each time (scaled)
-    max_retry_after: float = 60.0
+    max_retry_after: float = DEFAULT_MAX_RETRY_AFTER
     rate_scale: float | None = None
     intervals: dict[str, float] = field(default_factory=lambda: dict(SERVICE_INTERVALS))
     use_cache: bool = True
@@ -170,16 +150,15 @@ class HttpClient:
 
     def __post_init__(self) -> None:
         if self.cache_dir is None:
-            self.cache_dir = default_cache_dir()
+            self.cache_dir = cache_root() / "http"
         if self.ttl is None:
-            self.ttl = _env_float("CURATOR_CACHE_TTL", DEFAULT_TTL)
+            self.ttl = env_number("CURATOR_CACHE_TTL", DEFAULT_TTL)
         if self.read_timeout is None:
-            self.read_timeout = _env_float("CURATOR_HTTP_TIMEOUT", 30.0)
+            self.read_timeout = env_number("CURATOR_HTTP_TIMEOUT", 30.0)
         if self.rate_scale is None:
-            self.rate_scale = _env_float("CURATOR_RATE_LIMIT_SCALE", 1.0)
-        retries_env = os.environ.get("CURATOR_HTTP_RETRIES", "").strip()
-        if retries_env:
-            self.retries = int(_env_float("CURATOR_HTTP_RETRIES", self.retries))
+            self.rate_scale = env_number("CURATOR_RATE_LIMIT_SCALE", 1.0)
+        if self.retries is None:
+            self.retries = default_retries()
         if self.session is None:
             self.session = requests.Session()
         self.session.headers["User-Agent"] = user_agent()
@@ -197,11 +176,14 @@ class HttpClient:
         parse: Callable[[Response], T] | None = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
         cache: bool = True,
+        headers: Mapping[str, str] | None = None,
     ) -> T:
         """GET ``url`` and return ``parse(response)`` (the :class:`Response` itself without a parser).
 
         The parser runs before anything is cached; if it raises :class:`ScrapeError` the cache is
-        left untouched. Cached answers are used while fresh (or always, offline).
+        left untouched. Cached answers are used while fresh (or always, offline). ``headers`` go
+        out with the request but not into the cache key: they must not change the answer's
+        content (an API key buys rate limit, not a different paper).
         """
         parse = parse or (lambda r: r)  # type: ignore[assignment,return-value]
         full_url = url + ("?" + urlencode(sorted(params.items())) if params else "")
@@ -220,7 +202,10 @@ class HttpClient:
                         # A bad cached body (older curator, disk trouble) is refetched.
         if self.offline:
             raise ScrapeError(f"{service}: offline and no cached response for {full_url} (run once without --offline)")
-        response = self._fetch(full_url, service, accept, max_bytes)
+        sent = dict(headers or {})
+        if accept:
+            sent["Accept"] = accept
+        response = self._fetch(full_url, service, sent, max_bytes)
         result = parse(response)
         if use_cache:
             self._cache_write(service, key, full_url, response)
@@ -249,58 +234,46 @@ class HttpClient:
                 self.sleep(remaining)
         self._last[service] = time.monotonic()
 
-    def _fetch(self, url: str, service: str, accept: str | None, max_bytes: int) -> Response:
-        headers = {"Accept": accept} if accept else {}
-        attempts = self.retries + 1
-        last_problem = ""
-        for attempt in range(attempts):
+    def _fetch(self, url: str, service: str, headers: dict[str, str], max_bytes: int) -> Response:
+        policy = RetryPolicy(self.retries, self.backoff * (self.rate_scale or 0.0), self.max_retry_after)
+
+        def attempt() -> Response:
             self._wait_turn(service)
             self.requests_made += 1
-            retry_after: float | None = None
-            try:
-                resp = self.session.get(
-                    url, headers=headers, timeout=(self.connect_timeout, self.read_timeout), stream=True, allow_redirects=True
-                )
-                try:
-                    status = resp.status_code
-                    if status in RETRY_STATUSES:
-                        retry_after = _retry_after_seconds(resp.headers.get("Retry-After"))
-                        last_problem = f"HTTP {status} {resp.reason or ''}".strip()
-                        if retry_after is not None and retry_after > self.max_retry_after:
-                            raise ScrapeError(
-                                f"{service}: {last_problem}; the server asks to wait {retry_after:.0f} s, over curator's "
-                                f"{self.max_retry_after:.0f} s limit: try again later ({url})"
-                            )
-                    elif status in (404, 410):
-                        raise NotFound(f"{service}: not found (HTTP {status}) ({url})")
-                    elif status >= 400:
-                        raise ScrapeError(f"{service}: HTTP {status} {resp.reason or ''} ({url})".replace("  ", " "))
-                    else:
-                        body = _read_bounded(resp, max_bytes, service, url)
-                        return Response(
-                            url=resp.url or url,
-                            status=status,
-                            headers={k.lower(): v for k, v in resp.headers.items()},
-                            content=body,
-                            service=service,
-                        )
-                finally:
-                    resp.close()
-            except requests.exceptions.Timeout:
-                last_problem = f"timed out (connect {self.connect_timeout:g} s, read {self.read_timeout:g} s)"
-            except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError, _Truncated):
-                last_problem = "truncated response (the connection closed before the announced length)"
-            except requests.exceptions.ConnectionError as exc:
-                last_problem = f"cannot connect ({_short(exc)})"
-            except requests.exceptions.InvalidURL as exc:
-                raise ScrapeError(f"{service}: invalid URL {url}: {_short(exc)}") from None
-            except requests.exceptions.RequestException as exc:
-                raise ScrapeError(f"{service}: request failed: {_short(exc)} ({url})") from None
-            if attempt + 1 < attempts:
-                delay = retry_after if retry_after is not None else self.backoff * (2**attempt) * (self.rate_scale or 0.0)
-                if delay > 0:
-                    self.sleep(delay)
-        raise ScrapeError(f"{service}: {last_problem} after {attempts} attempt{'s' if attempts > 1 else ''} ({url})")
+            return self._attempt(url, service, headers, max_bytes)
+
+        try:
+            return policy.run(attempt, sleep=self.sleep)
+        except GaveUp as exc:
+            raise ScrapeError(f"{service}: {exc.describe()} ({url})") from None
+
+    def _attempt(self, url: str, service: str, headers: dict[str, str], max_bytes: int) -> Response:
+        """One GET; a failure worth retrying is :class:`Transient`, any other a :class:`ScrapeError`."""
+        try:
+            resp = self.session.get(
+                url, headers=headers, timeout=(self.connect_timeout, self.read_timeout), stream=True, allow_redirects=True
+            )
+            with resp:
+                status = resp.status_code
+                if status in RETRY_STATUSES:
+                    raise Transient.from_status(status, resp.reason, resp.headers.get("Retry-After"))
+                if status in (404, 410):
+                    raise NotFound(f"{service}: not found (HTTP {status}) ({url})")
+                if status >= 400:
+                    raise ScrapeError(f"{service}: HTTP {status} {resp.reason or ''} ({url})".replace("  ", " "))
+                body = _read_bounded(resp, max_bytes, service, url)
+                headers_seen = {k.lower(): v for k, v in resp.headers.items()}
+                return Response(url=resp.url or url, status=status, headers=headers_seen, content=body, service=service)
+        except requests.exceptions.Timeout:
+            raise Transient(f"timed out (connect {self.connect_timeout:g} s, read {self.read_timeout:g} s)") from None
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError, _Truncated):
+            raise Transient("truncated response (the connection closed before the announced length)") from None
+        except requests.exceptions.ConnectionError as exc:
+            raise Transient(f"cannot connect ({_short(exc)})") from None
+        except requests.exceptions.InvalidURL as exc:
+            raise ScrapeError(f"{service}: invalid URL {url}: {_short(exc)}") from None
+        except requests.exceptions.RequestException as exc:
+            raise ScrapeError(f"{service}: request failed: {_short(exc)} ({url})") from None
 
     # ------------------------------------------------------------------ cache
 
@@ -374,22 +347,6 @@ def _read_bounded(resp: requests.Response, max_bytes: int, service: str, url: st
     if declared and declared.isdigit() and not resp.headers.get("Content-Encoding") and len(body) < int(declared):
         raise _Truncated()
     return body
-
-
-def _retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After is either delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _short(exc: BaseException) -> str:

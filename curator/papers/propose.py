@@ -256,12 +256,120 @@ def _section_context(row: list[str]) -> str | None:
     return None
 
 
+@dataclass
+class _TableFacts:
+    """What one table says for all its rows: the caption's and headers' threat-model hints, and
+    the scale of its metric cells."""
+
+    caption: str
+    smoothing: bool
+    datasets: set[str]
+    norms: set[str]
+    radii: list[str]
+    header_norms: set[str]
+    scale: float  # 100 when the cells are fractions (and conversion is on), else 1
+    convert: bool
+
+    def sole_dataset(self) -> str | None:
+        return next(iter(self.datasets)) if len(self.datasets) == 1 else None
+
+    def sole_norm(self) -> str | None:
+        if len(self.header_norms) == 1:
+            return next(iter(self.header_norms))
+        return next(iter(self.norms)) if len(self.norms) == 1 else None
+
+
+def _table_facts(table: Table, columns: list[Column], n_header: int, convert: bool) -> _TableFacts:
+    caption = table.caption or ""
+    all_header = " ".join(" ".join(r) for r in table.rows[:n_header])
+    # Fractions or percentages: decided once per table from every metric cell.
+    values = [v for row in table.rows[n_header:] for c in columns if c.role in ("claim", "clean") and c.index < len(row)
+              and (v := cell_number(row[c.index])) is not None]
+    return _TableFacts(
+        caption=caption,
+        smoothing=bool(_SMOOTHING.search(caption) or _SMOOTHING.search(all_header)),
+        datasets=datasets_in(caption), norms=norms_in(caption), radii=radii_in(caption),
+        header_norms={c.norm for c in columns if c.norm},
+        scale=100.0 if convert and values and max(values) <= 1.0 else 1.0,
+        convert=convert,
+    )
+
+
+@dataclass
+class _RowLabels:
+    """A row's label cells: the text that may name a dataset or norm, a radius cell, the method."""
+
+    text: str
+    radius_cell: str
+    method: str  # with the σ of a smoothing row appended
+
+
+def _row_labels(row: list[str], columns: list[Column], previous_method: str) -> tuple[_RowLabels, str]:
+    """The row's labels, and the method a following row with a blank label inherits."""
+    label_cols = [c for c in columns if c.role in ("label", "dataset", "norm", "radius", "sigma") and c.index < len(row)]
+    text = " ".join(row[c.index] for c in label_cols if c.role in ("label", "dataset", "norm"))
+    radius_cell = next((row[c.index] for c in label_cols if c.role == "radius" and row[c.index].strip()), "")
+    sigma_cell = next((row[c.index] for c in label_cols if c.role == "sigma" and row[c.index].strip()), "")
+    method = " ".join(dict.fromkeys(row[c.index] for c in label_cols if c.role == "label" and row[c.index].strip()))
+    # A blank label cell means "as above" (σ rows of one method, several radii of one model).
+    method = method or previous_method
+    shown = f"{method} (σ={sigma_cell})".strip() if sigma_cell else method
+    return _RowLabels(text, radius_cell, shown), method
+
+
+def _cell_value(cell: str, col: Column, caption: str) -> tuple[float, float | None] | None:
+    """The claimed number of a cell, and the clean accuracy when the cell is a pair of both."""
+    value = cell_number(cell)
+    if value is not None:
+        return value, None
+    m = _PAIR.match(cell)
+    if m is None:
+        return None
+    order = pair_order(col.header)
+    order = order if order is not None else pair_order(caption)
+    if order is None:
+        return None
+    return float(m.group(order + 1)), float(m.group(2 - order))
+
+
+def _threat_model(col: Column, labels: _RowLabels, section: str, facts: _TableFacts) -> tuple[str, str, str] | None:
+    """(dataset, radius, norm) of a claim cell, from the most specific place that names each."""
+    dataset = col.dataset or find_dataset(labels.text) or find_dataset(section) or facts.sole_dataset()
+    radius = col.radius
+    if radius is None and labels.radius_cell:
+        m = _PURE_RADIUS.match(labels.radius_cell)
+        radius = _canon_radius(m.group(1)) if m else find_radius(labels.radius_cell)
+    radius = radius or find_radius(labels.text) or find_radius(section) or (facts.radii[0] if len(facts.radii) == 1 else None)
+    norm = col.norm or find_norm(labels.text) or find_norm(section) or facts.sole_norm()
+    if norm is None and radius and "/255" in radius.replace(" ", ""):
+        norm = "linf"
+    if norm is None and facts.smoothing:
+        norm = "l2"
+    return (dataset, radius, norm) if dataset and radius and norm else None
+
+
+def _accuracies(row: list[str], col: Column, columns: list[Column], value: float, pair_clean: float | None,
+                facts: _TableFacts) -> tuple[float, float | None] | None:
+    """(certified, clean) accuracy in percent; None when the certified one is no percentage."""
+    acc = value * facts.scale
+    error = col.kind == "error" and facts.convert
+    if error:
+        acc = 100.0 - acc
+    if not 0 <= acc <= 100:
+        return None
+    clean = _clean_for(row, col, columns, facts.scale)
+    if pair_clean is not None:
+        clean = round(100.0 - pair_clean * facts.scale if error else pair_clean * facts.scale, 6)
+    if clean is not None and clean < acc:
+        clean = None
+    return acc, clean
+
+
 def read_table(table: Table, *, convert: bool = True, sections: bool = True) -> TableReading:
     """The claims of one table. ``convert=False`` / ``sections=False`` switch off error→accuracy and
     fraction→percent conversion and section rows (ablations measured by bench/bench_propose.py)."""
     reading = TableReading(table)
     caption = table.caption or ""
-    all_header = " ".join(" ".join(r) for r in table.rows[: _header_rows(table)])
     caption_cert = bool(_CERT.search(caption)) and not (_EMPIRICAL.search(caption) and not _CERT.search(caption))
     columns = classify_columns(table, caption_cert)
     reading.columns = columns
@@ -269,14 +377,8 @@ def read_table(table: Table, *, convert: bool = True, sections: bool = True) -> 
     if not claim_cols:
         return reading
     reading.relevant = True
-    smoothing = bool(_SMOOTHING.search(caption) or _SMOOTHING.search(all_header))
-    cap_datasets, cap_norms, cap_radii = datasets_in(caption), norms_in(caption), radii_in(caption)
-    header_norms = {c.norm for c in columns if c.norm}
     n_header = _header_rows(table)
-    # Fractions or percentages: decided once per table from every metric cell.
-    values = [v for row in table.rows[n_header:] for c in columns if c.role in ("claim", "clean") and c.index < len(row)
-              and (v := cell_number(row[c.index])) is not None]
-    scale = 100.0 if convert and values and max(values) <= 1.0 else 1.0
+    facts = _table_facts(table, columns, n_header, convert)
     section = ""
     previous_method = ""
     for i in range(n_header, len(table.rows)):
@@ -286,59 +388,28 @@ def read_table(table: Table, *, convert: bool = True, sections: bool = True) -> 
             section = sec
             previous_method = ""
             continue
-        label_cols = [c for c in columns if c.role in ("label", "dataset", "norm", "radius", "sigma") and c.index < len(row)]
-        label_text = " ".join(row[c.index] for c in label_cols if c.role in ("label", "dataset", "norm"))
-        radius_cell = next((row[c.index] for c in label_cols if c.role == "radius" and row[c.index].strip()), "")
-        sigma_cell = next((row[c.index] for c in label_cols if c.role == "sigma" and row[c.index].strip()), "")
-        method = " ".join(dict.fromkeys(row[c.index] for c in label_cols if c.role == "label" and row[c.index].strip()))
-        # A blank label cell means "as above" (σ rows of one method, several radii of one model).
-        method = method or previous_method
-        previous_method = method
-        if sigma_cell:
-            method = f"{method} (σ={sigma_cell})".strip()
+        labels, previous_method = _row_labels(row, columns, previous_method)
         for col in claim_cols:
-            if col.index >= len(row):
-                continue
-            value = cell_number(row[col.index])
-            pair_clean = None
-            if value is None:
-                m = _PAIR.match(row[col.index])
-                order = pair_order(col.header) if m else None
-                order = order if order is not None or not m else pair_order(caption)
-                if m is None or order is None:
-                    continue
-                value, pair_clean = float(m.group(order + 1)), float(m.group(2 - order))
-            dataset = col.dataset or find_dataset(label_text) or find_dataset(section) or (next(iter(cap_datasets)) if len(cap_datasets) == 1 else None)
-            radius = col.radius
-            if radius is None and radius_cell:
-                m = _PURE_RADIUS.match(radius_cell)
-                radius = _canon_radius(m.group(1)) if m else find_radius(radius_cell)
-            radius = radius or find_radius(label_text) or find_radius(section) or (cap_radii[0] if len(cap_radii) == 1 else None)
-            norm = (col.norm or find_norm(label_text) or find_norm(section)
-                    or (next(iter(header_norms)) if len(header_norms) == 1 else None)
-                    or (next(iter(cap_norms)) if len(cap_norms) == 1 else None))
-            if norm is None and radius and "/255" in radius.replace(" ", ""):
-                norm = "linf"
-            if norm is None and smoothing:
-                norm = "l2"
-            if not (dataset and radius and norm):
-                continue
-            acc = value * scale
-            if col.kind == "error" and convert:
-                acc = 100.0 - acc
-            if not 0 <= acc <= 100:
-                continue
-            clean = _clean_for(row, col, columns, scale)
-            if pair_clean is not None:
-                clean = round(100.0 - pair_clean * scale if col.kind == "error" and convert else pair_clean * scale, 6)
-            if clean is not None and clean < acc:
-                clean = None
-            reading.claims.append(Claim(
-                dataset=dataset, norm=norm, radius_text=radius, certified_accuracy=round(acc, 6),
-                clean_accuracy=clean, method=method[:120] or "?", file=table.file, table=table.index, row=i,
-                column=col.index, kind=col.kind, cell=row[col.index], smoothing=smoothing, caption=caption,
-            ))
+            claim = _read_cell(table, i, col, columns, labels, section, facts) if col.index < len(row) else None
+            if claim is not None:
+                reading.claims.append(claim)
     return reading
+
+
+def _read_cell(table: Table, i: int, col: Column, columns: list[Column], labels: _RowLabels, section: str,
+               facts: _TableFacts) -> Claim | None:
+    row = table.rows[i]
+    cell = _cell_value(row[col.index], col, facts.caption)
+    where = _threat_model(col, labels, section, facts) if cell is not None else None
+    accuracies = _accuracies(row, col, columns, cell[0], cell[1], facts) if where is not None else None
+    if accuracies is None:
+        return None
+    (dataset, radius, norm), (acc, clean) = where, accuracies
+    return Claim(
+        dataset=dataset, norm=norm, radius_text=radius, certified_accuracy=round(acc, 6),
+        clean_accuracy=clean, method=labels.method[:120] or "?", file=table.file, table=table.index, row=i,
+        column=col.index, kind=col.kind, cell=row[col.index], smoothing=facts.smoothing, caption=facts.caption,
+    )
 
 
 def _clean_for(row: list[str], claim: Column, columns: list[Column], scale: float) -> float | None:

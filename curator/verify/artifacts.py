@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from curator.core.errors import CuratorError
+from curator.core.http_policy import RETRY_STATUSES, GaveUp, RetryPolicy, Transient, cache_root, default_retries, user_agent
 from curator.core.jsonio import sha256_file
 
 __all__ = [
@@ -38,7 +39,6 @@ __all__ = [
 
 DEFAULT_MAX_BYTES = 2 * 1024**3  # 2 GiB: larger than any model on the board, small enough to bound a hostile URL
 CHUNK = 1 << 20
-MAX_RETRY_AFTER = 120.0  # never sleep longer than this on a server's Retry-After
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -46,22 +46,8 @@ class ArtifactError(CuratorError):
     """An artifact could not be obtained or failed its integrity check."""
 
 
-class _Retryable(Exception):
-    """A transient failure (connection, 5xx, 429): worth another attempt after ``wait`` seconds."""
-
-    def __init__(self, message: str, wait: float | None = None):
-        super().__init__(message)
-        self.wait = wait
-
-
-def default_cache_dir() -> Path:
-    """``$CURATOR_CACHE`` when set, else the platform's user cache folder for ``curator``."""
-    env = os.environ.get("CURATOR_CACHE")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("curator", appauthor=False))
+# The cache root every download shares; artifacts live in its ``artifacts/`` subfolder.
+default_cache_dir = cache_root
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -117,7 +103,7 @@ def fetch(
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     timeout: tuple[float, float] = (10, 60),
-    retries: int = 3,
+    retries: int | None = None,
     progress: bool = True,
     backoff: float = 1.0,
     allow_html: bool = False,
@@ -127,9 +113,11 @@ def fetch(
 
     ``sha256`` pins the content (a hex digest, or several accepted digests when the same content is
     published in more than one byte-exact form). The result is ``<cache>/artifacts/<sha256>``; an
-    existing entry is re-hashed and reused without any network access. ``retries`` extra attempts
-    are made on connection errors, timeouts, truncated bodies, 5xx and 429 answers, waiting
-    ``backoff · 2^attempt`` seconds or the server's ``Retry-After`` (capped). The size cap is
+    existing entry is re-hashed and reused without any network access. Retries follow
+    :mod:`curator.core.http_policy` (the scrapers' rule): ``retries`` extra attempts (default
+    ``CURATOR_HTTP_RETRIES`` or 3) on connection errors, timeouts, truncated bodies, 5xx and 429
+    answers, waiting ``backoff · 2^attempt`` seconds or the server's ``Retry-After`` (one asking for
+    more than a minute fails at once). The size cap is
     enforced from ``Content-Length`` before reading and again while streaming. An HTML body
     (``text/html`` or a body starting like a page) is rejected unless ``allow_html``: a link to a
     landing or login page instead of the file is the most common bad model URL. ``max_seconds``
@@ -268,76 +256,74 @@ def _copy_file(url: str, out, max_bytes: int, allow_html: bool, progress: bool) 
     return sink.hash.hexdigest()
 
 
-def _retry_after(value: str | None) -> float | None:
-    from curator.papers.http import _retry_after_seconds  # lazily: it imports requests
-
-    wait = _retry_after_seconds(value)
-    return None if wait is None else min(wait, MAX_RETRY_AFTER)
-
-
 def _download_with_retries(url, out, *, max_bytes, timeout, retries, progress, backoff, allow_html, max_seconds) -> str:
     import requests
 
-    from curator.papers.http import RETRY_STATUSES
-
-    bar = None
+    policy = RetryPolicy(default_retries() if retries is None else retries, backoff)
     sink = _Sink(out, url, max_bytes, allow_html, None, max_seconds)
-    last = ""
     try:
         with requests.Session() as session:
-            session.headers["User-Agent"] = "curator (certified-robustness leaderboard)"
+            session.headers["User-Agent"] = user_agent()
             # The hash pins the bytes the server stores: ask for them without transfer compression.
             session.headers["Accept-Encoding"] = "identity"
-            for attempt in range(retries + 1):
-                sink.reset()
-                try:
-                    with session.get(url, stream=True, timeout=timeout, allow_redirects=True) as resp:
-                        if resp.status_code in RETRY_STATUSES:
-                            raise _Retryable(f"HTTP {resp.status_code}", _retry_after(resp.headers.get("Retry-After")))
-                        if resp.status_code != 200:
-                            raise ArtifactError(f"{url}: HTTP {resp.status_code} {resp.reason or ''}".rstrip())
-                        ctype = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
-                        if ctype == "text/html" and not allow_html:
-                            raise ArtifactError(
-                                f"{url}: the server returned an HTML page (Content-Type text/html), not the artifact "
-                                "(a landing, login or error page? use a direct download link)"
-                            )
-                        length = resp.headers.get("Content-Length")
-                        expected = int(length) if length and length.isdigit() else None
-                        if expected is not None and expected > max_bytes:
-                            raise ArtifactError(f"{url}: artifact is {expected} bytes, over the {max_bytes}-byte limit")
-                        if bar is None:
-                            bar = sink.bar = _progress_bar(url, expected, progress)
-                        else:
-                            bar.reset(total=expected)
-                        # Raw bytes, no transparent decoding: the hash is over what the server stores.
-                        # read1 returns whatever one socket read brings (stream()/read(n) block until
-                        # n bytes arrive), so max_seconds is checked on every trickle of a slow drip.
-                        while True:
-                            block = resp.raw.read1(CHUNK, decode_content=False)
-                            if not block:
-                                break
-                            sink.write(block)
-                        if expected is not None and sink.count != expected and not resp.headers.get("Content-Encoding"):
-                            raise _Retryable(f"truncated body: {sink.count} of {expected} bytes")
-                        return sink.hash.hexdigest()
-                except _Retryable as exc:
-                    last, wait = str(exc), exc.wait
-                except requests.TooManyRedirects:
-                    # A redirect loop is a broken URL, not a transient failure: retrying only repeats it.
-                    raise ArtifactError(f"{url}: redirect loop (more than {session.max_redirects} redirects)") from None
-                except (requests.ConnectionError, requests.Timeout) as exc:
-                    last, wait = f"{type(exc).__name__}: {exc}", None
-                except Exception as exc:  # urllib3 protocol errors (IncompleteRead, reset mid-body)
-                    if isinstance(exc, ArtifactError):
-                        raise
-                    if type(exc).__module__.startswith(("urllib3", "http.client", "requests")):
-                        last, wait = f"{type(exc).__name__}: {exc}", None
-                    else:
-                        raise
-                if attempt < retries:
-                    time.sleep(wait if wait is not None else backoff * (2**attempt))
+            return policy.run(lambda: _attempt_download(session, url, sink, timeout=timeout, progress=progress))
+    except GaveUp as exc:
+        if exc.refused_wait is not None:
+            raise ArtifactError(f"{url}: {exc.describe()}") from None
+        raise ArtifactError(f"{url}: download failed after {exc.attempts} attempts: {exc.problem}") from None
     finally:
-        if bar is not None:
-            bar.close()
-    raise ArtifactError(f"{url}: download failed after {retries + 1} attempts: {last}")
+        if sink.bar is not None:
+            sink.bar.close()
+
+
+def _attempt_download(session, url: str, sink: _Sink, *, timeout, progress: bool) -> str:
+    """One GET streamed into ``sink``; its sha256, or :class:`Transient` for a failure worth retrying."""
+    import requests
+
+    sink.reset()
+    try:
+        with session.get(url, stream=True, timeout=timeout, allow_redirects=True) as resp:
+            expected = _accepted_length(resp, url, sink)
+            if sink.bar is None:
+                sink.bar = _progress_bar(url, expected, progress)
+            else:
+                sink.bar.reset(total=expected)
+            # Raw bytes, no transparent decoding: the hash is over what the server stores.
+            # read1 returns whatever one socket read brings (stream()/read(n) block until
+            # n bytes arrive), so max_seconds is checked on every trickle of a slow drip.
+            while block := resp.raw.read1(CHUNK, decode_content=False):
+                sink.write(block)
+            if expected is not None and sink.count != expected and not resp.headers.get("Content-Encoding"):
+                raise Transient(f"truncated body: {sink.count} of {expected} bytes")
+            return sink.hash.hexdigest()
+    except (ArtifactError, Transient):
+        raise
+    except requests.TooManyRedirects:
+        # A redirect loop is a broken URL, not a transient failure: retrying only repeats it.
+        raise ArtifactError(f"{url}: redirect loop (more than {session.max_redirects} redirects)") from None
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise Transient(f"{type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # urllib3 protocol errors (IncompleteRead, reset mid-body)
+        if type(exc).__module__.startswith(("urllib3", "http.client", "requests")):
+            raise Transient(f"{type(exc).__name__}: {exc}") from None
+        raise
+
+
+def _accepted_length(resp, url: str, sink: _Sink) -> int | None:
+    """The announced body length of a response worth streaming; a refusal is an error or
+    :class:`Transient` (a retryable status)."""
+    if resp.status_code in RETRY_STATUSES:
+        raise Transient.from_status(resp.status_code, None, resp.headers.get("Retry-After"))
+    if resp.status_code != 200:
+        raise ArtifactError(f"{url}: HTTP {resp.status_code} {resp.reason or ''}".rstrip())
+    ctype = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if ctype == "text/html" and not sink.allow_html:
+        raise ArtifactError(
+            f"{url}: the server returned an HTML page (Content-Type text/html), not the artifact "
+            "(a landing, login or error page? use a direct download link)"
+        )
+    length = resp.headers.get("Content-Length")
+    expected = int(length) if length and length.isdigit() else None
+    if expected is not None and expected > sink.max_bytes:
+        raise ArtifactError(f"{url}: artifact is {expected} bytes, over the {sink.max_bytes}-byte limit")
+    return expected

@@ -1,10 +1,12 @@
-"""A ReLU network as a list of exact float64 affine maps, with sound pre-activation bounds.
+"""A ReLU network as a list of exact float64 affine maps (what the MILP states), and its sound
+bounds from curator's bound engine.
 
 The MILP is stated in float64 over the network's own float32 weights (exactly representable), so
-its bounds are computed here in float64 on the same maps: interval arithmetic (IBP) and backward
-linear relaxation (CROWN, Zhang et al. 2018, adaptive lower slopes), intersected layer by layer.
-Every bound is widened by a small relative pad to absorb float64 rounding; a wider bound only
-costs the MILP a binary, never soundness.
+its bounds come from :mod:`curator.engines.bounds` run in float64 on the same network: IBP, or CROWN
+intersected with IBP layer by layer (Zhang et al. 2018, adaptive lower slopes). Every bound is
+widened by a small relative pad to absorb float64 rounding (the engine composes the layers one by
+one, the MILP uses each block's probed matrix); a wider bound only costs the MILP a binary, never
+soundness.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
+from curator.engines.bounds import BoundedNetwork, UnsupportedLayerError, concretize_lower, from_module
 from curator.engines.layers import Normalize
 
 # Layers whose composition between two ReLUs is affine; anything else is refused by name.
@@ -34,12 +37,14 @@ class UnsupportedNetwork(ValueError):
 class AffineReluNet:
     """``z_1 = W_0 x + b_0, a_i = relu(z_i), z_{i+1} = W_i a_i + b_i``; the last map gives logits.
 
-    ``weights[i]`` is a CSR matrix ``[out_i, in_i]`` (float64), ``biases[i]`` float64 ``[out_i]``.
+    ``weights[i]`` is a CSR matrix ``[out_i, in_i]`` (float64), ``biases[i]`` float64 ``[out_i]``;
+    ``bounded`` is the same network in the bound engine, in float64.
     """
 
     weights: list[sp.csr_matrix]
     biases: list[np.ndarray]
     input_shape: tuple[int, ...]
+    bounded: BoundedNetwork
 
     @property
     def num_hidden(self) -> int:
@@ -107,7 +112,12 @@ def extract(model: nn.Module, input_shape: tuple[int, ...]) -> AffineReluNet:
         w, b, shape = _affine_of(block, shape)
         weights.append(w)
         biases.append(b)
-    return AffineReluNet(weights, biases, tuple(input_shape))
+    try:
+        bounded = from_module(model, tuple(input_shape), dtype=torch.float64)
+    except UnsupportedLayerError as exc:
+        raise UnsupportedNetwork(str(exc)) from None
+    bounded.bound_stable = True  # the MILP states every kept neuron's range: tighter ones help HiGHS
+    return AffineReluNet(weights, biases, tuple(input_shape), bounded)
 
 
 def _pad(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -119,64 +129,83 @@ def _dense(m) -> np.ndarray:
     return m.toarray() if sp.issparse(m) else np.asarray(m)
 
 
-def _backward(net: AffineReluNet, coeff: np.ndarray, const: np.ndarray, layer: int,
-              bounds: list[tuple[np.ndarray, np.ndarray]], lo: np.ndarray, hi: np.ndarray,
-              upper: bool, l1: tuple[np.ndarray, float] | None = None,
-              want_coeff: bool = False):
-    """Lower (or, with ``upper``, upper) bound of ``coeff @ z_layer + const`` over the box, where
-    ``z_layer`` is the pre-activation of hidden layer ``layer`` (0-based) or, for
-    ``layer == num_hidden``, the logits: CROWN's backward pass through the relaxed ReLUs."""
-    sign = -1.0 if upper else 1.0
-    a = sign * coeff  # bound the lower bound of sign * expression
-    c = sign * const
-    for i in range(layer, -1, -1):
-        w = net.weights[i]
-        c = c + a @ net.biases[i]
-        a = np.asarray((w.T @ a.T).T) if sp.issparse(w) else a @ w
-        if i == 0:
-            break
-        l, u = bounds[i - 1]
-        unstable = (l < 0) & (u > 0)
-        active = l >= 0
-        slope_up = np.where(unstable, u / np.where(unstable, u - l, 1.0), active.astype(float))
-        icpt_up = np.where(unstable, -slope_up * l, 0.0)
-        slope_lo = np.where(unstable, (u > -l).astype(float), active.astype(float))
-        pos, neg = np.maximum(a, 0.0), np.minimum(a, 0.0)
-        c = c + neg @ icpt_up  # negative coefficients take the upper line for a lower bound
-        a = pos * slope_lo + neg * slope_up
-    value = c + np.maximum(a, 0.0) @ lo + np.minimum(a, 0.0) @ hi
-    if l1 is not None:  # min of a.x over the ℓ1 ball: a.x0 - eps * ||a||_inf (the dual norm)
-        value = np.maximum(value, c + a @ l1[0] - l1[1] * np.abs(a).max(axis=1))
-    if want_coeff:
-        return sign * value, sign * a
-    return sign * value
+@dataclass
+class InputSet:
+    """The engine's description of the MILP's input set: the ``norm`` ball of radius ``eps`` around
+    ``centre`` (flat float64), intersected with [0, 1]; it contains the box the MILP is stated on."""
+
+    centre: np.ndarray
+    norm: str
+    eps: float
+
+    @classmethod
+    def enclosing(cls, lo: np.ndarray, hi: np.ndarray, l1: tuple[np.ndarray, float] | None = None) -> "InputSet":
+        """The ℓ1 ball ``l1 = (centre, eps)`` when given (the box then contains ball ∩ [0, 1]), else
+        an ℓ∞ ball whose intersection with [0, 1] is the box ``[lo, hi]`` — exactly for a clipped
+        ball, the box the verifier builds, and otherwise the smallest such ball around it."""
+        if l1 is not None:
+            return cls(np.asarray(l1[0], dtype=np.float64).ravel(), "l1", float(l1[1]))
+        if not (np.all(lo <= hi) and np.all(lo >= 0.0) and np.all(hi <= 1.0)):
+            raise ValueError("the input box must satisfy 0 <= lo <= hi <= 1")
+        eps = float(((hi - lo) / 2.0).max(initial=0.0))
+        centre = (lo + hi) / 2.0
+        # A clipped side tells nothing of the radius: place the centre from the unclipped one.
+        centre = np.where((lo <= 0.0) & (hi < 1.0), hi - eps, centre)
+        centre = np.where((hi >= 1.0) & (lo > 0.0), lo + eps, centre)
+        centre = np.clip(centre, 0.0, 1.0)
+        for _ in range(8):  # rounding may leave a coordinate an ulp outside: widen by an ulp of 1
+            if np.all(np.maximum(centre - eps, 0.0) <= lo) and np.all(np.minimum(centre + eps, 1.0) >= hi):
+                return cls(centre, "linf", eps)
+            eps += float(np.spacing(1.0))
+        raise ValueError("no l-inf ball around the box was found")  # unreachable for 0 <= lo <= hi <= 1
+
+    def tensor(self, shape: tuple[int, ...]) -> torch.Tensor:
+        return torch.from_numpy(self.centre).reshape((1,) + tuple(shape))
 
 
 def preactivation_bounds(net: AffineReluNet, lo: np.ndarray, hi: np.ndarray, method: str = "crown",
                          l1: tuple[np.ndarray, float] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """Sound (l, u) for every hidden layer's pre-activations over the box ``[lo, hi]`` (intersected
-    with the ℓ1 ball ``l1 = (centre, eps)`` when given).
+    with the ℓ1 ball ``l1 = (centre, eps)`` when given), flat and padded for rounding.
 
     ``method="ibp"``: interval arithmetic only; ``"crown"``: CROWN intersected with IBP."""
-    bounds: list[tuple[np.ndarray, np.ndarray]] = []
-    ilo, ihi = lo.astype(np.float64), hi.astype(np.float64)
-    for i in range(net.num_hidden):
-        w = net.weights[i]
-        wp, wn = w.maximum(0), w.minimum(0)
-        zl = wp @ ilo + wn @ ihi + net.biases[i]
-        zu = wp @ ihi + wn @ ilo + net.biases[i]
-        if method == "crown" and (i > 0 or l1 is not None):
-            eye = np.eye(w.shape[0])
-            zero = np.zeros(w.shape[0])
-            cl = _backward(net, eye, zero, i, bounds, lo, hi, upper=False, l1=l1)
-            cu = _backward(net, eye, zero, i, bounds, lo, hi, upper=True, l1=l1)
-            zl, zu = np.maximum(zl, cl), np.minimum(zu, cu)
-        elif method not in ("crown", "ibp"):
-            raise ValueError(f"unknown bound method {method!r}")
-        zl, zu = _pad(zl, zu)
-        bounds.append((zl, zu))
-        ilo, ihi = np.maximum(zl, 0.0), np.maximum(zu, 0.0)
-    return bounds
+    if method not in ("crown", "ibp"):
+        raise ValueError(f"unknown bound method {method!r}")
+    where = InputSet.enclosing(lo, hi, l1)
+    with torch.no_grad():
+        layers = net.bounded.crown_intermediate(where.tensor(net.input_shape), where.norm, where.eps, intermediate=method)
+    return [_pad(l.reshape(-1).numpy(), u.reshape(-1).numpy()) for l, u in layers]
+
+
+@dataclass
+class MarginBound:
+    """CROWN's lower bounds of ``f_label - f_j`` for each target ``j`` (padded down for rounding), and
+    the input coefficients of the linear functions they bound (``[targets, n_in]``)."""
+
+    lower: np.ndarray
+    input_coeff: np.ndarray
+
+    def minimisers(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """For each target, the box vertex minimising its linear lower bound (``lo`` where the
+        coefficient is positive, ``hi`` elsewhere): a gradient-free guess at a counterexample,
+        checked in the real network before any MILP is built."""
+        return np.where(self.input_coeff > 0, lo[None, :], hi[None, :])
+
+
+def margin_bound(net: AffineReluNet, lo: np.ndarray, hi: np.ndarray, label: int, targets: list[int],
+                 method: str = "crown", l1: tuple[np.ndarray, float] | None = None) -> MarginBound:
+    """CROWN's bound of the margins ``f_label - f_j`` over the box (∩ the ℓ1 ball), over ``method``'s
+    pre-activation bounds."""
+    where = InputSet.enclosing(lo, hi, l1)
+    x = where.tensor(net.input_shape)
+    n_out = net.weights[-1].shape[0]
+    spec = torch.zeros(1, len(targets), n_out, dtype=torch.float64)
+    spec[0, :, label] = 1.0
+    spec[0, torch.arange(len(targets)), targets] -= 1.0
+    with torch.no_grad():
+        A, b = net.bounded.linear_lower_bound(x, spec, where.norm, where.eps, intermediate=method)
+        value = (concretize_lower(A, x, where.norm, where.eps) + b)[0].numpy()
+    return MarginBound(_pad(value, value)[0], A[0].reshape(len(targets), -1).numpy())
 
 
 def margin_matrix(net: AffineReluNet, label: int, targets: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -184,29 +213,3 @@ def margin_matrix(net: AffineReluNet, label: int, targets: list[int]) -> tuple[n
     w = _dense(net.weights[-1])
     b = net.biases[-1]
     return w[label][None, :] - w[targets], b[label] - b[targets]
-
-
-def margin_lower_bounds(net: AffineReluNet, lo: np.ndarray, hi: np.ndarray, label: int, targets: list[int],
-                        bounds: list[tuple[np.ndarray, np.ndarray]],
-                        l1: tuple[np.ndarray, float] | None = None) -> np.ndarray:
-    """CROWN lower bounds of ``f_label - f_j`` over the box (padded down for float64 rounding)."""
-    n_out = net.weights[-1].shape[0]
-    coeff = np.zeros((len(targets), n_out))
-    coeff[:, label] = 1.0
-    coeff[np.arange(len(targets)), targets] -= 1.0
-    value = _backward(net, coeff, np.zeros(len(targets)), net.num_hidden, bounds, lo, hi, upper=False, l1=l1)
-    return _pad(value, value)[0]
-
-
-def crown_minimisers(net: AffineReluNet, lo: np.ndarray, hi: np.ndarray, label: int, targets: list[int],
-                     bounds: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """For each target, the box vertex minimising CROWN's linear lower bound of ``f_label - f_j``
-    (``lo`` where the coefficient is positive, ``hi`` elsewhere): a gradient-free guess at a
-    counterexample, checked in the real network before any MILP is built."""
-    n_out = net.weights[-1].shape[0]
-    coeff = np.zeros((len(targets), n_out))
-    coeff[:, label] = 1.0
-    coeff[np.arange(len(targets)), targets] -= 1.0
-    _, a = _backward(net, coeff, np.zeros(len(targets)), net.num_hidden, bounds, lo, hi, upper=False,
-                     want_coeff=True)
-    return np.where(a > 0, lo[None, :], hi[None, :])

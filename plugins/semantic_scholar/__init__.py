@@ -62,7 +62,9 @@ def record_from_paper(paper: Any, where: str) -> PaperRecord:
     )
 
 
-def _headers_key() -> dict[str, str]:
+def api_key_headers() -> dict[str, str]:
+    """``x-api-key`` when ``CURATOR_S2_API_KEY`` is set; read per request, so a key exported
+    after import is still sent."""
     key = os.environ.get("CURATOR_S2_API_KEY", "").strip()
     return {"x-api-key": key} if key else {}
 
@@ -88,7 +90,7 @@ class SemanticScholarScraper(Scraper):
             raise ScrapeError(f"semantic-scholar: cannot look up {ref!r}")
         url = f"{base}/paper/{quote(lookup, safe=':/')}"
         return http.get(url, service="semantic-scholar", params={"fields": FIELDS}, accept="application/json",
-                        parse=lambda r: record_from_paper(r.json(), r.url))
+                        headers=api_key_headers(), parse=lambda r: record_from_paper(r.json(), r.url))
 
     def _match_title(self, title: str, base: str, http: HttpClient) -> PaperRecord:
         def parse(r: Response) -> PaperRecord:
@@ -107,7 +109,8 @@ class SemanticScholarScraper(Scraper):
             return record_from_paper(best, r.url)
 
         return http.get(f"{base}/paper/search/match", service="semantic-scholar",
-                        params={"query": title, "fields": FIELDS}, accept="application/json", parse=parse)
+                        params={"query": title, "fields": FIELDS}, accept="application/json",
+                        headers=api_key_headers(), parse=parse)
 
 
 @hookimpl

@@ -10,7 +10,8 @@ import time
 import pytest
 from werkzeug import Response as WResponse
 
-from curator.papers.http import HttpClient, NotFound, Response, ScrapeError, _retry_after_seconds, user_agent
+from curator.core.http_policy import retry_after_seconds, user_agent
+from curator.papers.http import HttpClient, NotFound, Response, ScrapeError
 
 
 @pytest.fixture
@@ -217,9 +218,9 @@ def test_rate_limit_scale_env(monkeypatch, tmp_path):
 
 def test_retry_after_http_date():
     future = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 30))
-    assert 25 <= _retry_after_seconds(future) <= 31
-    assert _retry_after_seconds("7") == 7.0
-    assert _retry_after_seconds("soon") is None
+    assert 25 <= retry_after_seconds(future) <= 31
+    assert retry_after_seconds("7") == 7.0
+    assert retry_after_seconds("soon") is None
 
 
 def test_parser_failure_on_cached_body_refetches(httpserver, client, tmp_path):
@@ -233,3 +234,11 @@ def test_parser_failure_on_cached_body_refetches(httpserver, client, tmp_path):
     with pytest.raises(ScrapeError, match="rejected"):
         c.get(httpserver.url_for("/v"), service="t", parse=strict)
     assert len(httpserver.log) == 2  # the cached copy was not trusted blindly
+
+
+def test_request_headers_are_sent_but_are_no_part_of_the_cache_key(httpserver, client):
+    httpserver.expect_request("/api").respond_with_json({"a": 1})
+    c = client()
+    assert c.get_json(httpserver.url_for("/api"), service="t", headers={"x-api-key": "k1"}) == {"a": 1}
+    assert c.get_json(httpserver.url_for("/api"), service="t", headers={"x-api-key": "k2"}) == {"a": 1}
+    assert len(httpserver.log) == 1 and httpserver.log[0][0].headers["x-api-key"] == "k1"

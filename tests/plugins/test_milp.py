@@ -16,7 +16,7 @@ from curator.engines.onnx import onnx_to_torch
 from curator.api.registry import get_registry
 from curator.engines.vnnlib import read_vnnlib
 from curator_plugins.milp.encoding import verify_box
-from curator_plugins.milp.network import UnsupportedNetwork, extract, margin_lower_bounds, preactivation_bounds
+from curator_plugins.milp.network import UnsupportedNetwork, extract, margin_bound, preactivation_bounds
 
 VNN = ("artifacts", "vnncomp2022-mnist_fc")
 
@@ -72,7 +72,7 @@ def test_bounds_contain_every_sampled_point(method):
     logits = net.forward(xs)
     label = int(np.argmax(net.forward(x0)))
     targets = [j for j in range(3) if j != label]
-    lower = margin_lower_bounds(net, lo, hi, label, targets, bounds)
+    lower = margin_bound(net, lo, hi, label, targets, method).lower
     assert np.all(logits[:, [label]] - logits[:, targets] >= lower)
     if method == "crown":  # CROWN intersected with IBP is never looser
         ibp = preactivation_bounds(net, lo, hi, "ibp")
@@ -326,3 +326,40 @@ def test_counterexample_that_does_not_replay_is_an_error_and_time_limit_is_timeo
 
     res = _solve(shared, "256x2", "prop_10_0.05", time_limit=1.0)  # needs ~10-40 s
     assert res.status == "timeout" and res.seconds < 10
+
+
+def test_the_engine_ball_around_a_box_is_the_box_when_it_is_a_clipped_ball():
+    from curator_plugins.milp.network import InputSet
+
+    rng = np.random.default_rng(5)
+    x0 = rng.random(300)
+    x0[:20], x0[20:40] = 0.0, 1.0  # clipped on either side
+    for eps in (0.0, 0.013, 0.3):
+        lo, hi = np.clip(x0 - eps, 0, 1), np.clip(x0 + eps, 0, 1)
+        ball = InputSet.enclosing(lo, hi)
+        got_lo, got_hi = np.maximum(ball.centre - ball.eps, 0), np.minimum(ball.centre + ball.eps, 1)
+        assert np.all(got_lo <= lo) and np.all(got_hi >= hi)  # contains the box: the bounds are sound for it
+        assert ball.eps - eps <= 1e-15 and np.abs(got_lo - lo).max() <= 1e-15 and np.abs(got_hi - hi).max() <= 1e-15
+    lo, hi = np.array([0.1, 0.5]), np.array([0.2, 0.9])  # not a ball: the smallest one around it
+    ball = InputSet.enclosing(lo, hi)
+    assert ball.eps == pytest.approx(0.2) and np.all(ball.centre - ball.eps <= lo) and np.all(ball.centre + ball.eps >= hi)
+    with pytest.raises(ValueError, match="0 <= lo <= hi <= 1"):
+        InputSet.enclosing(np.array([-0.1]), np.array([0.2]))
+
+
+@pytest.mark.parametrize("norm", ["linf", "l1"])
+def test_milp_bounds_are_the_bound_engines(norm):
+    """The pre-activation bounds are curator.engines.bounds' (CROWN ∩ IBP, float64), padded outwards."""
+    from curator.engines.bounds import from_module
+
+    model = small_net(4)
+    net = extract(model, (4,))
+    x0 = np.random.default_rng(4).random(4)
+    eps = 0.2 if norm == "linf" else 0.5
+    lo, hi = np.clip(x0 - eps, 0, 1), np.clip(x0 + eps, 0, 1)
+    ours = preactivation_bounds(net, lo, hi, "crown", (x0, eps) if norm == "l1" else None)
+    engine = from_module(model, (4,), dtype=torch.float64).crown_intermediate(torch.from_numpy(x0)[None], norm, eps)
+    for (l, u), (el, eu) in zip(ours, engine):
+        assert np.all(l <= el[0].numpy()) and np.all(u >= eu[0].numpy())
+        np.testing.assert_allclose(l, el[0].numpy(), atol=1e-8)
+        np.testing.assert_allclose(u, eu[0].numpy(), atol=1e-8)

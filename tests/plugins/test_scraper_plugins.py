@@ -85,6 +85,18 @@ def test_semantic_scholar_title_match(scrapers):
     assert r.venue == "NeurIPS" and r.arxiv == "2103.17268"
 
 
+@pytest.mark.parametrize("key", ["s2-test-key", None], ids=["key-set", "key-unset"])
+def test_semantic_scholar_sends_the_api_key_only_when_set(scrapers, services, monkeypatch, key):
+    if key:
+        monkeypatch.setenv("CURATOR_S2_API_KEY", key)
+    else:
+        monkeypatch.delenv("CURATOR_S2_API_KEY", raising=False)
+    _resolve(scrapers, "arxiv:2210.04871", only="semantic-scholar")
+    _resolve(scrapers, "Fast certified robust training with short warmup", only="semantic-scholar")
+    sent = [request.headers.get("x-api-key") for request, _ in services.log if request.path.startswith("/s2/")]
+    assert len(sent) == 2 and sent == [key, key]
+
+
 def test_dblp_prefers_the_published_record_over_corr(scrapers):
     r = _resolve(scrapers, "Certified Training: Small Boxes are All You Need")
     assert r.source == "dblp"

@@ -56,6 +56,9 @@ class BoundedNetwork:
         self.patches = True  # conv layers' intermediate bounds by the patches pass
         self.skip_exact = True  # no CROWN pass where IBP is already exact (one affine op over an ℓ∞ box)
         self.tighten_ibp = True  # IBP of each node from the tightened bounds before it
+        # CROWN for the neurons IBP proves stable too: no final bound gains (their relaxation is
+        # exact), but a consumer of the ranges themselves does (the MILP's big-M and variable bounds).
+        self.bound_stable = False
         # The patches pass's windows are small and its per-chunk work is element-wise: on a CPU, chunks
         # that stay in cache win more than for dense A (docs/benchmarks.md, ## crown speed).
         self.patch_budget_cpu = PATCH_CPU_ELEMENT_BUDGET
@@ -138,6 +141,13 @@ class BoundedNetwork:
         them is concretized over their interval (this turns the pass into IBP with the affine tail
         folded into the specification).
         """
+        A_input, total = self._backward_linear(target, C, x, relax, stop)
+        return total if A_input is None else total + concretize_lower(A_input, x, norm, eps)
+
+    def _backward_linear(self, target: int, C: torch.Tensor, x: torch.Tensor, relax: dict[int, object],
+                         stop: dict[int, Bounds] | None = None) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """:meth:`_backward` before the input set is concretized: ``(A, b)`` with the lower bound
+        ``A · x' + b`` (``A`` None when the specification does not reach the input)."""
         B, S = x.shape[0], C.shape[1]
         As: dict[int, torch.Tensor] = {target: C}
         total = torch.zeros(B, S, dtype=C.dtype, device=C.device)
@@ -155,9 +165,7 @@ class BoundedNetwork:
                 total = total + bias
             for i, Ai in zip(node.inputs, A_ins):
                 As[i] = As[i] + Ai if i in As else Ai
-        if 0 in As:
-            total = total + concretize_lower(As[0], x, norm, eps)
-        return total
+        return As.get(0), total
 
     def _patch_chain(self, target: int) -> list[int] | None:
         """The nodes from ``target`` back to the input when the patches pass applies to them: a
@@ -273,7 +281,8 @@ class BoundedNetwork:
         plain = box_ibp if not self.tighten_ibp or intermediate == "ibp" else None
         exact = self._ibp_exact_nodes(norm) if self.skip_exact else set()
         # node -> the row choice of the non-linear op it feeds (None: ReLU's unstable neurons)
-        feeds_relu = {self.nodes[r].inputs[0]: getattr(self.nodes[r].op, "tighten_mask", None) for r in self.relu_nodes}
+        feeds_relu = {self.nodes[r].inputs[0]: _every_neuron if self.bound_stable else getattr(self.nodes[r].op, "tighten_mask", None)
+                      for r in self.relu_nodes}
         bounds: list[Bounds] = [input_box(x, eps)]
         pre: dict[int, Bounds] = {}
         relax: dict[int, object] = {}
@@ -334,6 +343,19 @@ class BoundedNetwork:
             lb = torch.maximum(lb, self._backward(out, C, x, norm, eps, {}, stop=stop))
         return lb
 
+    def linear_lower_bound(self, x: torch.Tensor, C: torch.Tensor, norm: str, eps,
+                           intermediate: str = "crown") -> tuple[torch.Tensor, torch.Tensor]:
+        """CROWN's lower bound of ``C · f`` as a linear function of the input: ``(A, b)``, ``A``
+        ``[B, S, *input_shape]`` and ``b`` ``[B, S]``, with ``C · f(x') >= A · x' + b`` for every
+        ``x'`` in the input set of its row. ``concretize_lower(A, x, norm, eps) + b`` is
+        :meth:`spec_lower_bounds`'s CROWN bound; a caller may also read off where ``A`` is minimised."""
+        self._check(x, norm)
+        _, relax, _ = self._crown_state(x, norm, eps, intermediate)
+        A, b = self._backward_linear(len(self.nodes) - 1, C, x, relax)
+        if A is None:
+            A = torch.zeros(x.shape[0], C.shape[1], *self.input_shape, dtype=x.dtype, device=x.device)
+        return A.expand(x.shape[0], *A.shape[1:]), b
+
     def _alpha_lower(self, out: int, C, x, norm, eps, relax: dict[int, object], iterations: int, lr: float):
         """α-CROWN (Xu et al. 2021): the lower slopes of the unstable ReLUs, one per specification
         row and neuron, optimised by projected gradient ascent (Adam, then clamping to [0, 1]) on the
@@ -388,6 +410,10 @@ class BoundedNetwork:
         lb = self.spec_lower_bounds(x, C, norm, eps, method=method, intermediate=intermediate,
                                     with_ibp=with_ibp, alpha=alpha)
         return lb.masked_fill(eye[labels].bool(), float("inf"))
+
+
+def _every_neuron(lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
+    return torch.ones_like(lo, dtype=torch.bool)
 
 
 def _interval_lower(A: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
