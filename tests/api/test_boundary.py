@@ -95,6 +95,8 @@ def why_not_allowed(name: str, module: str, area: Area) -> str | None:
     """None when ``module`` may import ``name``, else the reason it may not."""
     if name.split(".")[0] not in CURATOR_PACKAGES:
         return None  # the standard library, torch, numpy, ...: not curator's boundary
+    if name == "curator.__version__":
+        return None  # a constant of the root package (the User-Agent carries it), no module behind it
     if any(part.startswith("_") and not part.startswith("__") for part in name.split(".")[1:]):
         return f"{name} is private to curator"
     if area.own_subpackages and _within(name, area.package):
