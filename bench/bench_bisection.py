@@ -16,10 +16,10 @@ from pathlib import Path
 
 import torch
 
-from curator.verify.artifacts import default_cache_dir, fetch
-from curator.benchmark.runner import Ctx, load_suite, model_url, search_radii, search_radius, select
-from curator.verify.models import load_model, resolve_device
 from curator.api.registry import get_registry
+from curator.benchmark.runner import Ctx, load_suite, model_url, search_radii, search_radius, select
+from curator.verify.artifacts import default_cache_dir, fetch
+from curator.verify.models import load_model, resolve_device
 
 REPO = Path(__file__).resolve().parents[1]
 

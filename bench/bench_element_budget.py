@@ -13,10 +13,10 @@ from pathlib import Path
 
 import curator.engines.bounds.network as network
 from curator.api import VerifyTask
-from curator.verify.artifacts import default_cache_dir, fetch
-from curator.benchmark.runner import load_suite, model_url
-from curator.verify.models import load_model
 from curator.api.registry import get_registry
+from curator.benchmark.runner import load_suite, model_url
+from curator.verify.artifacts import default_cache_dir, fetch
+from curator.verify.models import load_model
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -21,9 +21,9 @@ import torch
 from torch import nn
 
 from curator.api import VerifyTask
+from curator.api.registry import get_registry
 from curator.engines.bounds import from_module
 from curator.engines.onnx import onnx_to_torch
-from curator.api.registry import get_registry
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "artifacts"
 

@@ -22,7 +22,14 @@ sys.path.insert(0, str(REPO))
 
 from curator.papers.latex_tables import find_tables  # noqa: E402
 from curator.papers.propose import (  # noqa: E402
-    _CERT, cell_number, datasets_in, norms_in, propose_from_tables, radii_in, read_table, score_claims,
+    _CERT,
+    cell_number,
+    datasets_in,
+    norms_in,
+    propose_from_tables,
+    radii_in,
+    read_table,
+    score_claims,
 )
 
 DATA = REPO / "tests" / "data" / "latex"

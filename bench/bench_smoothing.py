@@ -21,8 +21,8 @@ from scipy.stats import norm
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from curator.verify.cohen_log import read_log  # noqa: E402
 from curator.core.stats import cp_lower, cp_upper  # noqa: E402
+from curator.verify.cohen_log import read_log  # noqa: E402
 from curator_plugins.smoothing.certify import look_alphas, look_schedule, radius_from_p  # noqa: E402
 
 N0, N, ALPHA = 100, 100_000, 0.001
@@ -96,11 +96,11 @@ def demo(quick: bool) -> list[dict]:
     import torch
 
     from curator.api import VerifyTask
-    from curator.verify.datasets import load_digits_arrays
-    from curator.core.jsonio import read_json
-    from curator.verify.models import load_model
     from curator.api.registry import get_registry
+    from curator.core.jsonio import read_json
     from curator.core.sampling import select_indices
+    from curator.verify.datasets import load_digits_arrays
+    from curator.verify.models import load_model
 
     reg = get_registry()
     entry = read_json(REPO / "examples" / "digits-smoothing.json")

@@ -21,11 +21,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 from boardkit import make_entry, make_report, write  # noqa: E402
+from curator.api.registry import Registry  # noqa: E402
 from curator.board import store  # noqa: E402
 from curator.board.approve import approve  # noqa: E402
-from curator.core.jsonio import dumps  # noqa: E402
-from curator.api.registry import Registry  # noqa: E402
 from curator.board.render import render_markdown, write_readme  # noqa: E402
+from curator.core.jsonio import dumps  # noqa: E402
 from curator.site import build_site  # noqa: E402
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 5

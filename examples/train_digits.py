@@ -21,11 +21,11 @@ import torch
 from safetensors.torch import save_file
 
 from curator.api import VerifyTask
-from curator.verify.datasets import load_digits_arrays
-from curator.core.jsonio import sha256_file, write_json_atomic
 from curator.api.registry import get_registry
+from curator.core.jsonio import sha256_file, write_json_atomic
 from curator.core.sampling import select_indices
 from curator.core.stats import certified_accuracy, proportion
+from curator.verify.datasets import load_digits_arrays
 
 HERE = Path(__file__).resolve().parent
 MODEL_FILE = HERE / "digits-mlp.safetensors"

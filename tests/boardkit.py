@@ -64,9 +64,9 @@ def make_report(entry: dict[str, Any], *, verdict: str | None = None, certified:
     and verdict computed by curator.verify.report.summarize from per-sample arrays that certify about the
     claimed accuracy. ``verdict``/``certified`` overwrite the computed ones (a forged report); ``n``
     or ``radii`` run other samples than the claim's (a smoke run)."""
-    from curator.verify.report import summarize
     from curator.core.sampling import indices_sha256
     from curator.core.stats import publishable_minimum
+    from curator.verify.report import summarize
 
     claimed = entry["result"]["certified_accuracy"]
     indices = _claim_indices(entry)

@@ -46,8 +46,8 @@ def zero_network(folder: Path, hidden: int = 8) -> tuple[Path, dict[str, Any]]:
     """An ``fc`` network whose weights are all zero, saved with safetensors; returns (path, model block)."""
     from safetensors.torch import save_file
 
-    from curator.core.jsonio import sha256_file
     from curator.api.registry import get_registry
+    from curator.core.jsonio import sha256_file
 
     kwargs = {"input_shape": [1, 8, 8], "hidden": [hidden], "num_classes": 10}
     net = get_registry().get("architecture", "fc").build(**kwargs)
@@ -102,8 +102,8 @@ def write_report(tmp: Path, report: dict[str, Any], name: str = "report.json") -
 
 def approve_into(board_repo: Path, entry_path: Path, report: dict[str, Any], tmp: Path):
     """``curator approve --publish`` with the installed plugins (their protocol floors apply)."""
-    from curator.board.approve import approve
     from curator.api.registry import get_registry
+    from curator.board.approve import approve
 
     sub = board_repo.parent / "submissions" / entry_path.name
     sub.parent.mkdir(parents=True, exist_ok=True)

@@ -12,8 +12,9 @@ Heavy imports (torch) stay out of this module so that ``curator --help`` is fast
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from curator.api.hookspecs import hookimpl
 from curator.core.errors import CuratorError
@@ -85,9 +86,9 @@ class VerifyTask:
     ``radius`` is ``max(radii)``.
     """
 
-    model: "torch.nn.Module"
-    inputs: "torch.Tensor"
-    labels: "torch.Tensor"
+    model: torch.nn.Module
+    inputs: torch.Tensor
+    labels: torch.Tensor
     indices: list[int]
     norm: str  # "l1" | "l2" | "linf"
     radius: float
@@ -97,9 +98,9 @@ class VerifyTask:
     seed: int = 0
     time_limit: float | None = None  # seconds per sample; over it → status "timeout"
     progress: Callable[[int], None] | None = None  # call with the number of samples just finished
-    radii: "torch.Tensor | None" = None  # per-row radii; see the docstring
+    radii: torch.Tensor | None = None  # per-row radii; see the docstring
 
-    def radius_of_rows(self) -> "float | torch.Tensor":
+    def radius_of_rows(self) -> float | torch.Tensor:
         """What to bound each row with: ``radii`` when set, else the scalar ``radius``."""
         return float(self.radius) if self.radii is None else self.radii
 
@@ -263,7 +264,7 @@ class Importer(Registered):
 
     kind = "importer"
 
-    def read(self, source: "Path") -> ImportBatch:  # pragma: no cover - interface
+    def read(self, source: Path) -> ImportBatch:  # pragma: no cover - interface
         raise NotImplementedError
 
 
@@ -274,15 +275,15 @@ class Importer(Registered):
 class DatasetSplit:
     """Test inputs in [0, 1] as float32 ``[N, C, H, W]`` (or ``[N, D]``) and long labels ``[N]``."""
 
-    inputs: "torch.Tensor"
-    labels: "torch.Tensor"
+    inputs: torch.Tensor
+    labels: torch.Tensor
     num_classes: int
     source: str = ""  # where the data came from (URL or path) for the report
 
     def __len__(self) -> int:
         return len(self.labels)
 
-    def take(self, indices: "list[int]") -> "tuple[torch.Tensor, torch.Tensor]":
+    def take(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         """``(inputs[indices], labels[indices])`` as tensors. Large sets (ImageNet) keep
         ``inputs`` as a lazy sequence that decodes only the rows asked for; use this, not
         ``inputs`` directly, to work with both."""
@@ -308,7 +309,7 @@ class Dataset(Registered):
     # publication check resolves a claim's sample selection on it without loading the data.
     test_size: int | None = None
 
-    def load(self, data_dir: "Path | None", cache_dir: "Path", progress: bool = True) -> DatasetSplit:  # pragma: no cover
+    def load(self, data_dir: Path | None, cache_dir: Path, progress: bool = True) -> DatasetSplit:  # pragma: no cover
         raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:
@@ -326,7 +327,7 @@ class Architecture(Registered):
     kind = "architecture"
     kwargs_schema: dict[str, Any] = {"type": "object"}
 
-    def build(self, **kwargs: Any) -> "torch.nn.Module":  # pragma: no cover - interface
+    def build(self, **kwargs: Any) -> torch.nn.Module:  # pragma: no cover - interface
         raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:

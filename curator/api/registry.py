@@ -19,8 +19,7 @@ import pluggy
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from curator.api import hookspecs
-from curator.api import Attack, Registered, Verifier, iter_registered_kinds
+from curator.api import Attack, Registered, Verifier, hookspecs, iter_registered_kinds
 from curator.core.errors import CuratorError, PluginError
 
 GROUP = "curator"

@@ -11,11 +11,12 @@ Output is byte-identical for the same results (no dates; sorted; deterministic S
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from curator.core.jsonio import write_text_atomic
 from curator.board.store import slugify
+from curator.core.jsonio import write_text_atomic
 
 BENCHMARK_MD = "README.md"
 RESULTS_DIR = "benchmark"  # in a leaderboard store: benchmark/*.json → benchmark/README.md + benchmark/plots/

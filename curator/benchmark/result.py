@@ -13,14 +13,15 @@ the per-sample certified radius of a verifier on a model.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from curator.core.errors import CuratorError
 from curator.core.jsonio import read_json, write_json_atomic
-from curator.verify.report import ATTACK_REFUTES, now_iso
 from curator.core.sampling import merged_shard, shards_of_one_run, sum_timings
 from curator.core.schemas import BENCHMARK_RESULT_SCHEMA_ID, require_valid
 from curator.core.stats import DEFAULT_CONFIDENCE, proportion
+from curator.verify.report import ATTACK_REFUTES, now_iso
 
 RESULT_SCHEMA_ID = BENCHMARK_RESULT_SCHEMA_ID
 RESULT_VERSION = 1

@@ -32,21 +32,22 @@ import re
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from curator.engines.numerics import with_strict_float32
 from curator.api import Attack, Method, SampleResult, Verifier, VerifyTask, params_with_defaults
 from curator.benchmark.result import RESULT_VERSION, summarize_result
 from curator.core.errors import CuratorError
 from curator.core.jsonio import canonical_bytes, read_json, sha256_bytes
 from curator.core.radius import parse_radius
-from curator.verify.report import environment, now_iso, sample_arrays
 from curator.core.schemas import SUITE_SCHEMA_ID, validate, validate_with, validator_for_schema
 from curator.core.stats import DEFAULT_CONFIDENCE
+from curator.engines.numerics import with_strict_float32
 from curator.engines.witness import replayed_class
 from curator.verify.batch import replay_attack, run_batch
+from curator.verify.report import environment, now_iso, sample_arrays
 
 _VAR = re.compile(r"\$\{([A-Z_]+)\}")
 ProgressFactory = Callable[[int, str], "Callable[[int], None] | None"]

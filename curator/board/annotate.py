@@ -8,13 +8,14 @@ a re-run with the same arguments changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from curator.board import store
+from curator.board.reverification import ANNOTATION_FIELD, ANNOTATION_STATES
 from curator.core.errors import CuratorError
 from curator.core.jsonio import dumps, write_bytes_atomic
-from curator.board.reverification import ANNOTATION_FIELD, ANNOTATION_STATES
 
 
 def _planned(root: Path, ids: Sequence[str], all_legacy: bool) -> list[tuple[Path, dict[str, Any], bool]]:

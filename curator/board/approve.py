@@ -25,9 +25,10 @@ with each of its steps (``git_transaction.STEPS``) after the step has run, for f
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from curator.board import lifecycle, store
 from curator.board.git_transaction import fault_hook, store_change

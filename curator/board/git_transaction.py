@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from curator.board import store
 from curator.core.errors import CuratorError
@@ -139,7 +140,7 @@ def _write(root: Path, entry: dict[str, Any], removed: list[Path], report: tuple
     hook("readme-written")
 
 
-def _roll_back(snapshot: "_Snapshot", exc: BaseException) -> None:
+def _roll_back(snapshot: _Snapshot, exc: BaseException) -> None:
     """Restore the snapshot after ``exc``; an unexpected ``exc`` is re-raised as a CuratorError
     saying the store was rolled back (the caller re-raises the others as they are)."""
     try:

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from curator.core.digest import LIFECYCLE_FIELDS
 from curator.core.errors import CuratorError
@@ -50,7 +51,7 @@ class LifecycleError(CuratorError):
 
 
 def now_utc() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def allowed(old: str, new: str) -> bool:

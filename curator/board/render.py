@@ -15,17 +15,18 @@ whole board counts the states.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from tabulate import tabulate
 
+from curator.board.reverification import RowState, board_states, coverage
+from curator.board.store import load_entries
 from curator.core.errors import CuratorError
 from curator.core.jsonio import write_text_atomic
 from curator.core.radius import RADIUS_TOLERANCE
-from curator.board.reverification import RowState, board_states, coverage
-from curator.board.store import load_entries
 from curator.core.validate import check_entry
 
 README = "README.md"

@@ -27,9 +27,10 @@ The checks live in :func:`report_problems`, the one place to extend (e.g. with p
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from curator.board import store
 from curator.core.errors import CuratorError
@@ -143,8 +144,8 @@ def report_problems(entry: dict[str, Any], report: dict[str, Any], registry: Any
     :func:`curator.board.publication.publication_problems` asks of a report that publishes (minimum n,
     protocol floor, recomputed verdict ``confirmed``) — the same check approve and ci publish run.
     """
-    from curator.board.report_binding import report_mismatches
     from curator.board.publication import publication_problems
+    from curator.board.report_binding import report_mismatches
     from curator.verify.report import ReportError
 
     try:

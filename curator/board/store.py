@@ -13,8 +13,9 @@ resolved path is checked to be inside the root (symlinks included).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from curator.core.errors import CuratorError
 from curator.core.jsonio import dumps, read_json, sha256_bytes, write_bytes_atomic

@@ -13,9 +13,10 @@ the entry, the report and the README are committed together, or nothing changes.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from curator.board import lifecycle, store
 from curator.board.git_transaction import fault_hook, store_change

@@ -17,8 +17,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 SUBMISSIONS_DIR = "submissions"
 ENTRIES_DIR = "leaderboard/entries"

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from curator.ci.commands import Ran, diff_argv, run, validate_argv
 from curator.ci.comments import cell, pre, write_comment, write_outputs

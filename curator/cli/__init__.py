@@ -7,8 +7,8 @@ import sys
 import click
 
 from curator import __version__
-from curator.core.errors import CuratorError
 from curator.cli.threads_option import threads_option
+from curator.core.errors import CuratorError
 
 
 class CuratorGroup(click.Group):
@@ -30,8 +30,24 @@ def main() -> None:
 
 
 def _register_commands() -> None:
-    from curator.cli import (approve_cmd, benchmark_cmd, board_cmd, ci_cmd, demo_cmd, diff_cmd, enrich_cmd, import_cmd, plugins_cmd, propose_cmd,
-                   render_cmd, scrape_cmd, site_cmd, transition_cmd, validate_cmd, verify_cmd)
+    from curator.cli import (
+        approve_cmd,
+        benchmark_cmd,
+        board_cmd,
+        ci_cmd,
+        demo_cmd,
+        diff_cmd,
+        enrich_cmd,
+        import_cmd,
+        plugins_cmd,
+        propose_cmd,
+        render_cmd,
+        scrape_cmd,
+        site_cmd,
+        transition_cmd,
+        validate_cmd,
+        verify_cmd,
+    )
 
     for module in (plugins_cmd, validate_cmd, import_cmd, render_cmd, demo_cmd, scrape_cmd, approve_cmd, diff_cmd,
                    transition_cmd, site_cmd, ci_cmd, enrich_cmd, propose_cmd, verify_cmd, benchmark_cmd, board_cmd):

@@ -14,9 +14,9 @@ from typing import Any
 
 import click
 
-from curator.core.errors import UsageError
 from curator.cli.common import emit, format_option
 from curator.cli.threads_option import threads_option
+from curator.core.errors import UsageError
 
 
 class DefaultRunGroup(click.Group):
@@ -95,8 +95,8 @@ def run_command(suite: Path, out, shard_text, shared, samples, models, verifiers
                 fmt) -> None:
     """Run SUITE (a suite JSON file) and print the tables' numbers."""
     from curator.benchmark.runner import BenchOptions, result_filename, run_suite
-    from curator.core.sampling import parse_shard
     from curator.cli.verify_cmd import progress_factory
+    from curator.core.sampling import parse_shard
 
     if not suite.is_file():
         raise UsageError(f"{suite}: no such file")

@@ -158,7 +158,8 @@ def fetch_reports(commit: str, out_dir: Path, pr_out: Path | None, github_repo: 
     """Download the re-verification reports of the PR that COMMIT merged (token: $GH_TOKEN)."""
     import os
 
-    from curator.ci.github import GitHub, fetch_reports as fetch
+    from curator.ci.github import GitHub
+    from curator.ci.github import fetch_reports as fetch
 
     if base and head:
         if not added_submissions(changed_files(repo, push_base(repo, base, head), head)):

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import click
 
-from curator.core.errors import UsageError
 from curator.board.render import find_setting, group_by_setting, load_valid_entries, ranked_rows, terminal_table, write_readme
+from curator.core.errors import UsageError
 from curator.core.validate import iter_problem_lines
 from curator.verify.claim_checks import validate_claims
 
@@ -28,8 +28,8 @@ EXAMPLE = Path("examples") / "digits-smoothing.json"
 
 
 def verify_example(example: Path, samples: int | None, quiet: bool) -> bool:
-    from curator.verify.pipeline import VerifyOptions, verify_entry
     from curator.cli.verify_cmd import progress_factory, text_summary
+    from curator.verify.pipeline import VerifyOptions, verify_entry
 
     if not example.is_file():
         raise UsageError(f"no example claim at {example} (run from the repository root, or pass --example)")
@@ -52,8 +52,8 @@ def verify_example(example: Path, samples: int | None, quiet: bool) -> bool:
 
 def _same_entries(store: Path, other: Path) -> bool:
     """Every imported entry is in ``store`` as imported (the maintainers' re-verification note aside)."""
-    from curator.core.jsonio import read_json
     from curator.board.reverification import ANNOTATION_FIELD
+    from curator.core.jsonio import read_json
 
     def claims(root: Path) -> dict[Path, dict]:
         out = {}

@@ -6,12 +6,12 @@ import sys
 
 import click
 
+from curator.api.registry import get_registry
+from curator.cli.common import emit, format_option
+from curator.core.jsonio import JsonFileError, read_json
+from curator.core.validate import collect_files
 from curator.papers.enrich import apply_changes, enrich_entries
 from curator.papers.http import HttpClient
-from curator.core.jsonio import JsonFileError, read_json
-from curator.api.registry import get_registry
-from curator.core.validate import collect_files
-from curator.cli.common import emit, format_option
 
 
 @click.command("enrich")

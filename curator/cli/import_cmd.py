@@ -6,15 +6,14 @@ from pathlib import Path
 
 import click
 
-from curator.core.errors import CuratorError, UsageError
-from curator.core.jsonio import dumps, write_bytes_atomic
 from curator.api.registry import get_registry
 from curator.board.reverification import ANNOTATION_FIELD
 from curator.board.store import StorePathError, entry_path, iter_entry_files
-from curator.core.jsonio import read_json, JsonFileError
+from curator.cli.common import emit, format_option
+from curator.core.errors import CuratorError, UsageError
+from curator.core.jsonio import JsonFileError, dumps, read_json, write_bytes_atomic
 from curator.core.validate import find_duplicates
 from curator.verify.claim_checks import check_claim
-from curator.cli.common import emit, format_option
 
 
 def import_into(importer_name: str, source: Path, store: Path) -> dict:

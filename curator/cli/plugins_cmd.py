@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import click
 
 from curator.api.registry import get_host

@@ -4,24 +4,24 @@ are never published automatically."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
-from curator.core.errors import CuratorError, UsageError
-from curator.papers.eprint import download, read_sources
-from curator.papers.http import HttpClient, ScrapeError
-from curator.core.jsonio import write_json_atomic
-from curator.papers.latex_tables import find_tables
 from curator.api.registry import get_registry
-from curator.papers.propose import Claim, latex_title, read_table
+from curator.board.store import slugify
+from curator.cli.common import emit, format_option
+from curator.core.errors import CuratorError, UsageError
+from curator.core.jsonio import write_json_atomic
 from curator.core.refs import arxiv_id, normalise_title
 from curator.core.schemas import ENTRY_SCHEMA_ID, validate
-from curator.board.store import slugify
+from curator.papers.eprint import download, read_sources
+from curator.papers.http import HttpClient, ScrapeError
+from curator.papers.latex_tables import find_tables
+from curator.papers.propose import Claim, latex_title, read_table
 from curator.papers.scrape import paper_block, resolve
-from curator.cli.common import emit, format_option
 
 
 def draft_entry(claim: Claim, paper: dict[str, Any], aid: str) -> dict[str, Any]:
@@ -42,7 +42,7 @@ def draft_entry(claim: Claim, paper: dict[str, Any], aid: str) -> dict[str, Any]
         "training": {"method": claim.method[:120]},
         "provenance": {
             "submitter": "curator propose",
-            "submitted_at": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+            "submitted_at": datetime.now(UTC).strftime("%Y-%m-%d"),
             "source": f"arXiv:{aid} LaTeX source, {claim.file}, table {claim.table}, row {claim.row}, column {claim.column}: {claim.cell!r}"[:500],
             "proposed_from": {"file": claim.file[:500], "table": claim.table, "row": claim.row, "column": claim.column},
         },

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
+from curator.board.render import README, find_setting, group_by_setting, load_valid_entries, ranked_rows, terminal_table, write_readme
+from curator.board.reverification import board_states, coverage
+from curator.cli.common import emit, format_option
 from curator.core.errors import CuratorError, UsageError
 from curator.core.radius import parse_radius
-from curator.board.reverification import board_states, coverage
-from curator.board.render import README, find_setting, group_by_setting, load_valid_entries, ranked_rows, terminal_table, write_readme
-from curator.cli.common import emit, format_option
 
 store_option = click.option("--store", type=click.Path(path_type=Path), default=Path("leaderboard"), show_default=True,
                             help="The leaderboard store (entries/ inside it).")

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import getpass
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
-from curator.core.errors import CuratorError, UsageError
-from curator.papers.http import HttpClient
-from curator.core.jsonio import dumps, write_text_atomic
 from curator.api.registry import get_registry
+from curator.board.store import slugify
+from curator.cli.common import emit, format_option
+from curator.core.errors import CuratorError, UsageError
+from curator.core.jsonio import dumps, write_text_atomic
 from curator.core.radius import parse_radius
 from curator.core.refs import normalise_title
 from curator.core.schemas import ENTRY_SCHEMA_ID, validate
-from curator.board.store import slugify
+from curator.papers.http import HttpClient
 from curator.papers.scrape import link_published, paper_block, record_dict, resolve
-from curator.cli.common import emit, format_option
 
 offline_option = click.option(
     "--offline", is_flag=True, help="Answer from the response cache only (expired entries included); a miss is an error."
@@ -140,7 +140,7 @@ def build_entry(
         "certification": {"type": cert_type, "verifier": verifier, "params": params},
         "provenance": {
             "submitter": submitter,
-            "submitted_at": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+            "submitted_at": datetime.now(UTC).strftime("%Y-%m-%d"),
             "source": source,
         },
         "status": "submitted",

@@ -6,9 +6,9 @@ import sys
 
 import click
 
+from curator.cli.common import emit, format_option
 from curator.core.validate import iter_problem_lines
 from curator.verify.claim_checks import validate_claims
-from curator.cli.common import emit, format_option
 
 
 @click.command("validate")
@@ -28,9 +28,9 @@ def validate_command(paths: tuple[str, ...], no_plugins: bool, online: bool, off
     """
     report = validate_claims(paths, use_plugins=not no_plugins, store=store)
     if online or offline:
+        from curator.api.registry import get_registry
         from curator.papers.http import HttpClient
         from curator.papers.online_check import check_online
-        from curator.api.registry import get_registry
 
         scrapers = get_registry().all("scraper")
         http = HttpClient(offline=offline)

@@ -14,9 +14,9 @@ from typing import Any
 
 import click
 
-from curator.core.errors import UsageError
 from curator.cli.common import emit, format_option
 from curator.cli.threads_option import threads_option
+from curator.core.errors import UsageError
 
 OK_VERDICTS = ("confirmed", "partial")
 

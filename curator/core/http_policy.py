@@ -22,9 +22,10 @@ from __future__ import annotations
 import email.utils
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from curator import __version__
 from curator.core.errors import CuratorError
@@ -98,7 +99,7 @@ class Transient(Exception):
         self.retry_after = retry_after
 
     @classmethod
-    def from_status(cls, status: int, reason: str | None, retry_after_header: str | None) -> "Transient":
+    def from_status(cls, status: int, reason: str | None, retry_after_header: str | None) -> Transient:
         return cls(f"HTTP {status} {reason or ''}".strip(), retry_after_seconds(retry_after_header))
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from curator.core.errors import CuratorError, UsageError
 from curator.core.jsonio import canonical_bytes

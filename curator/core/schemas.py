@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
+from collections.abc import Iterable
+from functools import cache, lru_cache
 from importlib import resources
-from typing import Any, Iterable
+from typing import Any
 
 from jsonschema import Draft202012Validator as _Draft202012
 from jsonschema import validators as _validators
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
-
 
 
 @lru_cache(maxsize=256)
@@ -88,7 +88,7 @@ def get_schema(schema_id: str) -> dict[str, Any]:
     return _load_all()[schema_id]
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator(schema_id: str) -> Draft202012Validator:
     """A cached validator for one of curator's schemas.
 

@@ -12,9 +12,9 @@ The verdict rules are spelled out, with the numbers used, in ``docs/verdicts.md`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
-
+from typing import Any
 
 DEFAULT_CONFIDENCE = 0.99  # two-sided level of the certified-accuracy interval of a report
 DEFAULT_MAX_UNDECIDED_SHARE = 0.10  # over this share of error/timeout samples the run cannot decide
@@ -87,7 +87,7 @@ class Interval:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Interval":
+    def from_dict(cls, d: dict[str, Any]) -> Interval:
         return cls(
             value=d["value"], lower=d["lower"], upper=d["upper"], confidence=d["confidence"],
             successes=int(d.get("successes", 0)), n=int(d.get("n", 0)), method=d.get("method", "clopper-pearson"),

@@ -33,15 +33,17 @@ Semantic rules (see docs/schema.md for the reasoning):
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Protocol
+from typing import Any, Protocol
 
 from curator.core.errors import Problem, UsageError
 from curator.core.jsonio import MAX_JSON_BYTES, MAX_REPORT_BYTES, JsonFileError, read_json
 from curator.core.paperid import normalise_title, paper_keys
 from curator.core.radius import RADIUS_TOLERANCE, parse_radius
 from curator.core.schemas import BENCHMARK_RESULT_SCHEMA_ID, ENTRY_SCHEMA_ID, REPORT_SCHEMA_ID, validate_with, validator
+
 
 class PluginChecks(Protocol):
     """The rules of an entry that need the installed plugins (verifier, architecture, dataset)."""

@@ -7,7 +7,7 @@ vocabulary of layers.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

@@ -22,8 +22,8 @@ model for ``[N, 1, 28, 28]`` MNIST batches), or when it equals the graph's own l
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch

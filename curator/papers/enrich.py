@@ -20,18 +20,19 @@ from __future__ import annotations
 import copy
 import difflib
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from curator.api import Scraper
 from curator.core.errors import CuratorError
-from curator.papers.http import HttpClient, ScrapeError
 from curator.core.jsonio import dumps
-from curator.papers.online_check import TITLE_SIMILARITY_THRESHOLD, strongest_ref
 from curator.core.refs import title_similarity
-from curator.papers.scrape import link_published, paper_block, resolve
 from curator.core.venues import is_preprint_venue
+from curator.papers.http import HttpClient, ScrapeError
+from curator.papers.online_check import TITLE_SIMILARITY_THRESHOLD, strongest_ref
+from curator.papers.scrape import link_published, paper_block, resolve
 
 FILLABLE = ("authors", "year", "venue", "arxiv", "doi", "openreview")
 

@@ -20,13 +20,14 @@ someone else's outage; "no such paper" is an error.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from curator.api import PaperRecord, Scraper
 from curator.core.errors import Problem
-from curator.papers.http import HttpClient, NotFound, ScrapeError
 from curator.core.paperid import normalise_title
 from curator.core.refs import TITLE_MATCH_THRESHOLD, title_similarity
+from curator.papers.http import HttpClient, NotFound, ScrapeError
 from curator.papers.scrape import link_published, resolve
 
 TITLE_SIMILARITY_THRESHOLD = TITLE_MATCH_THRESHOLD

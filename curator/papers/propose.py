@@ -29,8 +29,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from curator.papers.latex_tables import Table
 from curator.core.radius import parse_radius
+from curator.papers.latex_tables import Table
 
 _NUM = r"(?:\d+(?:\.\d+)?|\.\d+)"
 _RADIUS_VALUE = rf"{_NUM}(?:\s*/\s*{_NUM})?"

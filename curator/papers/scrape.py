@@ -9,14 +9,14 @@ of an arXiv preprint (venue, year, DOI).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, replace
-from typing import Any, Iterable
+from typing import Any
 
 from curator.api import PaperRecord, Scraper
-from curator.papers.http import HttpClient, NotFound, ScrapeError
 from curator.core.refs import TITLE_MATCH_THRESHOLD, title_similarity
 from curator.core.venues import is_preprint_venue, short_venue
-
+from curator.papers.http import HttpClient, NotFound, ScrapeError
 
 
 def ordered_scrapers(ref: str, scrapers: Iterable[Scraper]) -> list[Scraper]:

@@ -36,9 +36,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from curator import __version__
 from curator.board import store
+from curator.board.reverification import RowState, board_states, coverage
 from curator.core.errors import CuratorError
 from curator.core.jsonio import read_json
-from curator.board.reverification import RowState, board_states, coverage
 from curator.site import plots
 
 MARKER = ".curator-site"

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import io
 from bisect import bisect_left
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import matplotlib
 

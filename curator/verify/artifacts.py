@@ -20,8 +20,8 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from curator.core.errors import CuratorError
 from curator.core.http_policy import RETRY_STATUSES, GaveUp, RetryPolicy, Transient, cache_root, default_retries, user_agent

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from curator.api import ATTACK_STATUSES, STATUSES, Attack, Method, SampleResult, VerifyTask
-from curator.engines.witness import replay_witness, refuting_witness
+from curator.engines.witness import refuting_witness, replay_witness
 from curator.verify.report import ATTACK_REFUTES
 
 MAX_NOTE_CHARS = 500

@@ -10,8 +10,9 @@ exists and has that input shape. A check is skipped while no plugin of its kind 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from jsonschema import Draft202012Validator
 

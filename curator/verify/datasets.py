@@ -12,8 +12,8 @@ import hashlib
 import os
 import struct
 import tarfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch

@@ -9,8 +9,9 @@ ONNX converter), never from the file.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -45,7 +46,7 @@ def resolve_device(device: str = "auto") -> str:
 
 def build_architecture(registry: Any, name: str, kwargs: Mapping[str, Any] | None) -> nn.Module:
     """``registry.architecture(name).build(**kwargs)`` after checking kwargs against its schema."""
-    from curator.core.schemas import validator_for_schema, validate_with
+    from curator.core.schemas import validate_with, validator_for_schema
 
     arch = registry.architecture(name)
     kwargs = dict(kwargs or {})

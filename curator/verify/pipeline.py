@@ -20,21 +20,29 @@ import secrets
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from curator.engines.numerics import with_strict_float32
 from curator.api import Attack, SampleResult, Verifier, VerifyTask, params_with_defaults
+from curator.board.publication import protocol_floor
 from curator.core.digest import claim_digest, same_protocol
 from curator.core.errors import CuratorError
 from curator.core.jsonio import read_json
+from curator.core.stats import DEFAULT_CONFIDENCE, publishable_minimum
+from curator.engines.numerics import with_strict_float32
 from curator.verify.batch import replay_attack, run_batch
 from curator.verify.report import (
-    MAX_WITNESS_VALUES, REPORT_VERSION, attack_counts, environment, now_iso, run_id, sample_arrays, summarize,
+    MAX_WITNESS_VALUES,
+    REPORT_VERSION,
+    attack_counts,
+    environment,
+    now_iso,
+    run_id,
+    sample_arrays,
+    summarize,
 )
-from curator.board.publication import protocol_floor
-from curator.core.stats import DEFAULT_CONFIDENCE, publishable_minimum
 
 DEFAULT_ATTACK = "pgd"
 

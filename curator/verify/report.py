@@ -8,9 +8,10 @@ a merged report can never carry a number that its samples do not support.
 from __future__ import annotations
 
 import platform
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from curator import __version__
 from curator.api import SampleResult
@@ -19,7 +20,12 @@ from curator.core.jsonio import MAX_REPORT_BYTES, canonical_bytes, read_json, sh
 from curator.core.sampling import indices_sha256, merged_shard, shards_of_one_run, sum_timings
 from curator.core.schemas import REPORT_SCHEMA_ID, require_valid
 from curator.core.stats import (
-    DEFAULT_CONFIDENCE, DEFAULT_MAX_UNDECIDED_SHARE, Interval, certified_accuracy, decide, proportion,
+    DEFAULT_CONFIDENCE,
+    DEFAULT_MAX_UNDECIDED_SHARE,
+    Interval,
+    certified_accuracy,
+    decide,
+    proportion,
 )
 
 REPORT_VERSION = 1
@@ -34,7 +40,7 @@ class ReportError(CuratorError):
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def environment(device: str, plugins: dict[str, str | None] | None = None) -> dict[str, Any]:

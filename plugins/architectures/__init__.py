@@ -9,7 +9,8 @@ listed in docs/architectures.md.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from curator.api import Architecture, hookimpl
 
@@ -228,7 +229,7 @@ def build_sequential(input_shape: list[int], layers: list[dict[str, Any]]):
     from torch import nn
 
     shape = tuple(int(d) for d in input_shape)
-    mods: "OrderedDict[str, nn.Module]" = OrderedDict()
+    mods: OrderedDict[str, nn.Module] = OrderedDict()
     for pos, spec in enumerate(layers):
         module, shape = _sequential_layer(spec, shape, pos)
         key = spec.get("name", str(pos))

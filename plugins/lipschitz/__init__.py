@@ -36,7 +36,7 @@ PARAMS_SCHEMA: dict[str, Any] = {
 # constant of a conv net takes tens of seconds: the hosts call verify once per batch, so K is
 # computed once per model. The key holds every weight tensor's in-place version counter, so
 # weights changed in place (a training step, load_state_dict) give a new key, never a stale K.
-_CONSTANTS: "weakref.WeakKeyDictionary[Any, tuple[tuple, dict[tuple, Any]]]" = weakref.WeakKeyDictionary()
+_CONSTANTS: weakref.WeakKeyDictionary[Any, tuple[tuple, dict[tuple, Any]]] = weakref.WeakKeyDictionary()
 
 
 def _weights_version(model) -> tuple:

@@ -19,8 +19,9 @@ VNN-COMP rule). A best objective at a non-zero gap is never taken as a proof.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp

@@ -139,7 +139,7 @@ class InputSet:
     eps: float
 
     @classmethod
-    def enclosing(cls, lo: np.ndarray, hi: np.ndarray, l1: tuple[np.ndarray, float] | None = None) -> "InputSet":
+    def enclosing(cls, lo: np.ndarray, hi: np.ndarray, l1: tuple[np.ndarray, float] | None = None) -> InputSet:
         """The ℓ1 ball ``l1 = (centre, eps)`` when given (the box then contains ball ∩ [0, 1]), else
         an ℓ∞ ball whose intersection with [0, 1] is the box ``[lo, hi]`` — exactly for a clipped
         ball, the box the verifier builds, and otherwise the smallest such ball around it."""

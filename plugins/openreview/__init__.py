@@ -10,7 +10,7 @@ each in ``{"value": …}``.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from typing import Any
 
 from curator.api import PaperRecord, Scraper, hookimpl, papers
@@ -55,7 +55,7 @@ def _venue_and_year(note: dict[str, Any], content: dict[str, Any]) -> tuple[str 
     if year is None:
         ms = note.get("pdate") or note.get("odate") or note.get("cdate") or note.get("tcdate")
         if isinstance(ms, (int, float)) and ms > 0:
-            year = datetime.fromtimestamp(ms / 1000, tz=timezone.utc).year
+            year = datetime.fromtimestamp(ms / 1000, tz=UTC).year
     return venue, year
 
 

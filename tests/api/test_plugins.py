@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from curator.api import Verifier
-from curator.core.errors import PluginError
 from curator.api.registry import PluginHost
+from curator.core.errors import PluginError
 from pluginkit import plugin_module
 
 CURATOR = str(Path(sys.executable).parent / "curator")

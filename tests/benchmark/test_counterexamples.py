@@ -2,11 +2,11 @@
 ``not_certified`` witness and flags the certificates it contradicts, for a third-party complete
 verifier exactly as for the bundled milp."""
 
+from benchkit import one_model_suite
 from curator.api import SampleResult, Verifier
 from curator.api.registry import get_registry
 from curator.benchmark.result import check_result_schema
 from curator.benchmark.runner import BenchOptions, run_suite
-from benchkit import one_model_suite
 from methodkit import CertifyEverything, host_with
 
 

@@ -15,14 +15,18 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from curator.api import Verifier
-from curator.benchmark.runner import BenchmarkError, BenchOptions, load_suite, run_suite
-from curator.benchmark.result import (
-    BenchmarkResultError, check_result_schema, load_result, merge_results, write_result,
-)
-from curator.cli import main
-from curator.api.registry import get_registry
 from benchkit import REPO, digits_suite
+from curator.api import Verifier
+from curator.api.registry import get_registry
+from curator.benchmark.result import (
+    BenchmarkResultError,
+    check_result_schema,
+    load_result,
+    merge_results,
+    write_result,
+)
+from curator.benchmark.runner import BenchmarkError, BenchOptions, load_suite, run_suite
+from curator.cli import main
 from methodkit import CertifyEverything, host_with
 
 CI_SUITE = REPO / "bench" / "suites" / "shared-ci.json"
@@ -124,8 +128,8 @@ def test_certified_radius_is_sound_under_attack(ci_result):
     """No adversarial example inside any sample's certified radius: a stronger PGD than the
     suite's (100 steps, 5 restarts) at exactly each bisection radius."""
     from curator.api import VerifyTask
-    from curator.verify.artifacts import fetch
     from curator.benchmark.runner import model_url
+    from curator.verify.artifacts import fetch
     from curator.verify.models import load_model
 
     merged, _, tmp = ci_result
@@ -243,9 +247,9 @@ def test_bisection_radius_is_a_certified_radius(tmp_path):
     r = run_suite(digits_suite(tmp_path), BenchOptions(progress=False, cache_dir=tmp_path / "cache"))
     reg = get_registry()
     crown = reg.verifier("crown")
+    from curator.api import VerifyTask
     from curator.verify.artifacts import fetch
     from curator.verify.models import load_model
-    from curator.api import VerifyTask
 
     spec = json.loads((tmp_path / "suite.json").read_text())["models"][0]["model"]
     model = load_model(spec, fetch((tmp_path / "digits-mlp.safetensors").as_uri(), spec["sha256"], tmp_path / "cache",
@@ -330,8 +334,8 @@ class OneRadiusAtATime(Verifier):
 
 
 def test_batched_bisection_matches_one_sample_at_a_time(tmp_path):
-    from curator.verify.artifacts import fetch
     from curator.benchmark.runner import Ctx, search_radii, search_radius
+    from curator.verify.artifacts import fetch
     from curator.verify.models import load_model
 
     reg = get_registry()

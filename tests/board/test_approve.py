@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from boardkit import git, init_board_repo, make_entry, make_report, repo_state, write
+from curator.api.registry import Registry
 from curator.board import git_transaction
 from curator.board.approve import ApprovalRefused, approve
 from curator.board.git_transaction import STEPS, InjectedFault
 from curator.core.jsonio import read_json, sha256_file
-from curator.api.registry import Registry
 
 NO_PLUGINS = Registry()
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from boardkit import _claim_indices, git, init_board_repo, make_entry, make_report, write
-from curator.ci.publish import publish
-from curator.board.approve import ApprovalRefused, approve
-from curator.core.jsonio import read_json
 from curator.api.registry import Registry
+from curator.board.approve import ApprovalRefused, approve
 from curator.board.reverification import row_state
+from curator.ci.publish import publish
+from curator.core.jsonio import read_json
 from curator.core.stats import decide, proportion
 
 NO_PLUGINS = Registry()

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from boardkit import git, init_board_repo, make_entry, make_report, write
+from curator.api.registry import Registry
 from curator.board import lifecycle, store
 from curator.board.approve import approve
 from curator.board.diff import diff, to_markdown
 from curator.core.jsonio import read_json
-from curator.api.registry import Registry
 
 CURATOR = str(Path(sys.executable).parent / "curator")
 

@@ -6,7 +6,7 @@ import pytest
 
 from boardkit import make_entry
 from curator.board import lifecycle
-from curator.board.lifecycle import LifecycleError, STATUSES, TRANSITIONS, supersede, transition
+from curator.board.lifecycle import STATUSES, TRANSITIONS, LifecycleError, supersede, transition
 from curator.core.schemas import ENTRY_SCHEMA_ID, validate
 
 ALLOWED = {("submitted", "verified"), ("verified", "published"), ("published", "disputed"),

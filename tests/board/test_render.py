@@ -1,8 +1,7 @@
 """curator.board.render: ranking, ties, status labels, determinism and the committed README."""
 
-from factories import make_entry
-
 from curator.board.render import group_by_setting, ranked_rows, render_markdown, status_label, write_readme
+from factories import make_entry
 
 
 def _e(eid, cert, **kw):

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from curator.board import store
+from curator.board.reverification import board_states, coverage, report_problems, row_state
 from curator.core.digest import claim_digest
 from curator.core.jsonio import dumps
-from curator.board.reverification import board_states, coverage, report_problems, row_state
 from curator.verify.pipeline import VerifyOptions, verify_entry
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from boardkit import git, init_board_repo, make_entry, make_report, repo_state, write
-from curator.board.approve import approve
-from curator.board.git_transaction import STEPS, InjectedFault
-from curator.board.diff import diff
-from curator.core.jsonio import read_json
 from curator.api.registry import Registry
+from curator.board.approve import approve
+from curator.board.diff import diff
+from curator.board.git_transaction import STEPS, InjectedFault
 from curator.board.transition import TransitionRefused, transition_entry
+from curator.core.jsonio import read_json
 
 CURATOR = str(Path(sys.executable).parent / "curator")
 

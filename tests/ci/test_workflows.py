@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 from curator.cli import main as cli_main
-from workflowkit import (FILES, PIN_RE, REPO, SUBMISSION_TOUCHING_COMMANDS, WORKFLOWS, WRITE_ALLOWED, jobs,
-                         load, steps)
+from workflowkit import FILES, PIN_RE, REPO, SUBMISSION_TOUCHING_COMMANDS, WORKFLOWS, WRITE_ALLOWED, jobs, load, steps
+
 
 def _tool(name: str) -> str | None:
     here = Path(sys.executable).parent / name

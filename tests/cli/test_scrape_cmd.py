@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from curator.api import SampleResult, Verifier, hookimpl
-from curator.cli import main
 from curator.api.registry import get_host
+from curator.cli import main
 from curator.core.schemas import ENTRY_SCHEMA_ID, validate
 from scrape_support import serve_all, services  # noqa: F401  (fixture)
 

@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 
 from click.testing import CliRunner
-from factories import make_entry, write_entry
 
 from curator.cli import main
+from factories import make_entry, write_entry
 
 
 def run(*args):

@@ -6,7 +6,6 @@ from click.testing import CliRunner
 
 from curator.cli import main
 from curator.verify.report import load_report
-
 from verifykit import copy_example
 
 LOG = "artifacts/smoothing-logs/cohen2019/cifar10/resnet110/noise_0.25/test/sigma_0.25"

@@ -1,9 +1,9 @@
 """The entry schema: every required field, unknown fields and wrong types name their pointer."""
 
 import pytest
-from factories import make_entry
 
 from curator.core.schemas import ENTRY_SCHEMA_ID, REPORT_SCHEMA_ID, get_schema, validate
+from factories import make_entry
 
 
 def _required_pointers(schema, base=""):

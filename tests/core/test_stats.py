@@ -2,7 +2,14 @@ import pytest
 from scipy.stats import binom
 
 from curator.core.stats import (
-    Interval, certified_accuracy, certified_accuracy_at, cp_interval, cp_lower, cp_upper, decide, proportion,
+    Interval,
+    certified_accuracy,
+    certified_accuracy_at,
+    cp_interval,
+    cp_lower,
+    cp_upper,
+    decide,
+    proportion,
 )
 
 

@@ -5,12 +5,12 @@ import os
 import types
 
 import pytest
-from factories import make_entry, write_entry
 
 from curator.api import Architecture, Dataset, Verifier, hookimpl
-from curator.core.errors import UsageError
 from curator.api.registry import PluginHost
+from curator.core.errors import UsageError
 from curator.verify.claim_checks import check_claim, validate_claims
+from factories import make_entry, write_entry
 
 
 def problems(entry, registry=None, file=None):

@@ -10,7 +10,6 @@ from torch import nn
 
 from curator.engines.bounds import from_module
 from curator.engines.layers import Normalize
-
 from mnist_idx import mnist_test, wong_kolter_model
 
 NORM_EPS = [("linf", 0.05), ("l2", 0.5), ("l1", 1.0)]

@@ -6,10 +6,10 @@ import torch
 from torch import nn
 
 from curator.api import VerifyTask
+from curator.api.registry import get_registry
 from curator.engines.cascade import Cascade, certify_cascade, find_cascade, stage_models, verify_task
 from curator.engines.layers import with_normalization
 from curator.verify.models import load_model
-from curator.api.registry import get_registry
 
 EPS = 0.08
 

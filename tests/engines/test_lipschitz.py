@@ -8,10 +8,10 @@ import torch
 from torch import nn
 
 from curator.api import VerifyTask
+from curator.api.registry import get_registry
 from curator.engines.bounds import from_module
 from curator.engines.layers import Normalize, Residual
 from curator.engines.lipschitz import _dense, margin_lipschitz, operator_norm
-from curator.api.registry import get_registry
 
 
 def _net(seed=0):

@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from curator.api import ATTACK_STATUSES, VerifyTask
-from curator.engines.pgd import in_threat_set, margins, pgd, project, project_l1
 from curator.api.registry import get_registry
+from curator.engines.pgd import in_threat_set, margins, pgd, project, project_l1
 
 
 def _model(seed=0):

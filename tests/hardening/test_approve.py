@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from boardkit import git, init_board_repo, make_entry, make_report, repo_state, write
+from curator.api.registry import Registry
 from curator.board.approve import approve
 from curator.board.git_transaction import STEPS, InjectedFault
-from curator.api.registry import Registry
 
 NO_PLUGINS = Registry()
 TESTS = Path(__file__).resolve().parents[1]

@@ -24,11 +24,11 @@ import torch
 from click.testing import CliRunner
 from werkzeug import Response
 
-from curator.verify.artifacts import ArtifactError, fetch
+from curator.api.registry import get_registry
 from curator.cli import main
 from curator.core.errors import CuratorError
+from curator.verify.artifacts import ArtifactError, fetch
 from curator.verify.models import load_model
-from curator.api.registry import get_registry
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 BODY = bytes(range(256)) * 200

@@ -25,9 +25,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from curator.api.registry import get_registry
 from curator.cli import main
 from curator.core.errors import Problem
-from curator.api.registry import get_registry
 from curator.core.schemas import ENTRY_SCHEMA_ID, validate, validator
 from curator.verify.claim_checks import check_claim, validate_claims
 

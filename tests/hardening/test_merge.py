@@ -20,8 +20,8 @@ import pytest
 from click.testing import CliRunner
 
 from curator.cli import main
-from curator.verify.report import ReportError, merge_reports, summarize
 from curator.verify.pipeline import verify_entry
+from curator.verify.report import ReportError, merge_reports, summarize
 from verifykit import copy_example, opts
 
 SAMPLES, SHARDS = 9, 3

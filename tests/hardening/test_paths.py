@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 
 from boardkit import git, init_board_repo, make_entry, make_report, repo_state, write
+from curator.api.registry import Registry
 from curator.board import store
 from curator.board.approve import ApprovalRefused, approve
 from curator.ci.layout import classify
 from curator.core.errors import CuratorError
-from curator.api.registry import Registry
 
 NO_PLUGINS = Registry()
 

@@ -20,8 +20,8 @@ import pytest
 import torch
 
 from curator.api import VerifyTask
-from curator.engines.onnx import onnx_to_torch
 from curator.api.registry import get_registry
+from curator.engines.onnx import onnx_to_torch
 from curator.engines.vnnlib import read_vnnlib
 from mnist_idx import mnist_test, wong_kolter_model
 

@@ -8,10 +8,10 @@ import re
 import pytest
 
 from boardkit import git, init_board_repo, make_entry
-from curator.ci.submission import check_submission
-from curator.ci.verdicts import VerdictRow, verdict_markdown
 from curator.board import store
 from curator.board.diff import diff, to_markdown
+from curator.ci.submission import check_submission
+from curator.ci.verdicts import VerdictRow, verdict_markdown
 from curator.core.jsonio import dumps
 
 HOSTILE = ("![pwn](https://evil.example/x.png) [click me](javascript:alert(1)) @octocat @org/team "

@@ -17,10 +17,10 @@ import pytest
 from click.testing import CliRunner
 
 from boardkit import git, init_board_repo, make_entry, make_report
-from curator.ci.submission import check_submission
 from curator.board import lifecycle, store
-from curator.cli import main
 from curator.board.diff import diff
+from curator.ci.submission import check_submission
+from curator.cli import main
 from curator.core.jsonio import dumps, read_json
 
 CURATOR = str(Path(sys.executable).parent / "curator")

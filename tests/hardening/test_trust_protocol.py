@@ -42,7 +42,6 @@ def test_smoothing_below_its_floor_is_confirmed_but_never_published(tmp_path):
 
 def test_lipschitz_power_iteration_is_not_an_upper_bound_and_is_not_published(tmp_path):
     from curator.api import VerifyTask
-
     from plugins.lipschitz import margin_constants
 
     # one power iteration without safety factor underestimates the constant of a random net

@@ -20,12 +20,12 @@ from onnx import TensorProto, helper, numpy_helper
 from safetensors.torch import save_file
 from torch import nn
 
-from curator.ci.shards import reverify_matrix
 from curator.api import Architecture, hookimpl
+from curator.api.registry import PluginHost
+from curator.ci.shards import reverify_matrix
 from curator.cli import main
 from curator.core.errors import CuratorError
 from curator.verify.models import load_model
-from curator.api.registry import PluginHost
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

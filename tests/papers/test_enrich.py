@@ -8,9 +8,9 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
+from curator.api.registry import get_host
 from curator.cli import main
 from curator.papers.enrich import EnrichError, check_only_paper_changed
-from curator.api.registry import get_host
 from scrape_support import serve_all, services  # noqa: F401  (fixture)
 
 BOARD_FILES = [

@@ -7,10 +7,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from curator.api.registry import get_host
 from curator.cli import main
 from curator.papers.http import HttpClient
 from curator.papers.online_check import TITLE_SIMILARITY_THRESHOLD, check_online
-from curator.api.registry import get_host
 from factories import make_entry, write_entry
 from scrape_support import serve_all, services  # noqa: F401  (fixture)
 

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from curator.api.registry import get_host
 from curator.cli import main
+from curator.core.schemas import ENTRY_SCHEMA_ID, validate
 from curator.papers.eprint import read_sources, safe_member_name
 from curator.papers.http import ScrapeError
 from curator.papers.latex_tables import find_tables
-from curator.api.registry import get_host
 from curator.papers.propose import propose_from_tables, read_table, score_claims
-from curator.core.schemas import ENTRY_SCHEMA_ID, validate
 from scrape_support import serve_all, services  # noqa: F401  (fixture)
 
 LATEX = Path(__file__).resolve().parents[1] / "data" / "latex"

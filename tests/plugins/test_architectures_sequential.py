@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
+from curator.api.registry import get_registry
 from curator.engines.bounds import from_module
 from curator.verify.models import ModelError, build_architecture
-from curator.api.registry import get_registry
 
 
 def conv(c, k, s=1, p=0, **kw):

@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from curator.api import VerifyTask
-from curator.core.errors import CuratorError
 from curator.api.registry import get_registry
+from curator.core.errors import CuratorError
 
 
 def _model():

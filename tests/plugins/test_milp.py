@@ -11,9 +11,9 @@ import torch
 from torch import nn
 
 from curator.api import VerifyTask
+from curator.api.registry import get_registry
 from curator.engines.layers import Normalize
 from curator.engines.onnx import onnx_to_torch
-from curator.api.registry import get_registry
 from curator.engines.vnnlib import read_vnnlib
 from curator_plugins.milp.encoding import verify_box
 from curator_plugins.milp.network import UnsupportedNetwork, extract, margin_bound, preactivation_bounds

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from curator.papers.http import HttpClient, NotFound, ScrapeError
 from curator.api.registry import get_host
-from curator.papers.scrape import link_published, paper_block, resolve
 from curator.core.schemas import ENTRY_SCHEMA_ID, validate
+from curator.papers.http import HttpClient, NotFound, ScrapeError
+from curator.papers.scrape import link_published, paper_block, resolve
 from scrape_support import serve, serve_all, services  # noqa: F401  (fixture)
 
 

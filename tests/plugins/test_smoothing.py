@@ -13,9 +13,12 @@ from scipy.stats import binom, norm
 from curator.api.registry import get_registry
 from curator_plugins.smoothing import Smoothing, with_defaults
 from curator_plugins.smoothing.certify import (
-    look_alphas, look_schedule, norm_factor, radius_from_p, threshold,
+    look_alphas,
+    look_schedule,
+    norm_factor,
+    radius_from_p,
+    threshold,
 )
-
 from smoothingkit import Halfspace, task_for
 
 

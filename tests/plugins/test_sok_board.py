@@ -8,8 +8,15 @@ import yaml
 
 from curator.api.registry import PluginHost
 from curator.core.schemas import ENTRY_SCHEMA_ID, validate
-from curator_plugins.sok_board import (SokBoardImporter, method_from_comment, parse_score, parse_setting, split_venue,
-                                       title_slug, year_from_arxiv)
+from curator_plugins.sok_board import (
+    SokBoardImporter,
+    method_from_comment,
+    parse_score,
+    parse_setting,
+    split_venue,
+    title_slug,
+    year_from_arxiv,
+)
 
 
 @pytest.fixture(scope="module")

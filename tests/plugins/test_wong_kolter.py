@@ -13,7 +13,6 @@ import torch
 
 from curator.api import VerifyTask
 from curator.api.registry import get_registry
-
 from mnist_idx import mnist_test, wong_kolter_model
 
 PUBLISHED_ROBUST_ERROR = 0.058

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from boardkit import git, make_entry, make_report, write
+from curator.api.registry import Registry
 from curator.board import store
 from curator.board.approve import approve
 from curator.core.errors import CuratorError
-from curator.api.registry import Registry
 from curator.site import build_site, setting_slug
 from curator.site.plots import certified_curve
 

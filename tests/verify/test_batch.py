@@ -8,12 +8,12 @@ The misbehaving plugins are third-party ones, registered through the plugin host
 import pytest
 import torch
 
+from benchkit import one_model_suite
 from curator.api import Attack, SampleResult, Verifier
 from curator.benchmark.result import check_result_schema
 from curator.benchmark.runner import BenchOptions, run_suite
-from curator.verify.report import check_schema
 from curator.verify.pipeline import verify_entry
-from benchkit import one_model_suite
+from curator.verify.report import check_schema
 from methodkit import host_with
 from verifykit import copy_example, opts
 

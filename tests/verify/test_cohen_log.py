@@ -2,8 +2,8 @@
 
 import pytest
 
-from curator.verify.cohen_log import certified_accuracy, read_log
 from curator.core.errors import CuratorError
+from curator.verify.cohen_log import certified_accuracy, read_log
 
 COHEN = "artifacts/smoothing-logs/cohen2019"
 SALMAN = "artifacts/smoothing-logs/salman2019/cifar10-cohen-models/resnet110"

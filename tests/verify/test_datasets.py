@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
+from curator.api.registry import get_registry
 from curator.verify import datasets as ds
 from curator.verify.artifacts import ArtifactError
-from curator.api.registry import get_registry
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
+from curator.api.registry import get_registry
 from curator.engines.layers import Normalize
 from curator.verify.models import ModelError, build_architecture, load_model, load_state_dict_file, resolve_device
-from curator.api.registry import get_registry
 
 WK_SHA256 = "95014ab0c04c73f48b3be0cb7acc42aff60ce4420c6c43bec25e9a1447279e08"
 WK_BLOCK = {

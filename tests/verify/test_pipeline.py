@@ -11,13 +11,14 @@ import pytest
 import torch
 
 from curator.api import Attack, SampleResult
-from curator.core.errors import CuratorError
 from curator.api.registry import PluginHost
-from curator.verify.report import ReportError, check_schema, merge_reports
+from curator.core.errors import CuratorError
 from curator.core.sampling import indices_sha256, select_indices
 from curator.verify.pipeline import VerifyError, VerifyOptions, resolve_model_url, verify_entry
+from curator.verify.report import ReportError, check_schema, merge_reports
 from methodkit import CertifyEverything, host_with
 from verifykit import EXAMPLES, copy_example, opts
+
 
 @pytest.fixture(scope="module")
 def six(tmp_path_factory):

@@ -9,8 +9,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from curator.verify import threads
 from curator.cli import main
+from curator.verify import threads
 
 
 @pytest.fixture

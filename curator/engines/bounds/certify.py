@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 import weakref
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 
@@ -26,7 +26,7 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 # Converted networks by model (weakly: a model that is dropped takes its entry with it), keyed by
 # input shape, dtype, device and the identity and version of every weight and buffer, so that an
 # in-place weight update gives a fresh conversion and repeated calls on one model convert it once.
-_NETWORKS: "weakref.WeakKeyDictionary[torch.nn.Module, dict]" = weakref.WeakKeyDictionary()
+_NETWORKS: weakref.WeakKeyDictionary[torch.nn.Module, dict] = weakref.WeakKeyDictionary()
 
 
 def _weights_key(model: torch.nn.Module) -> tuple:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-from curator.engines.layers import Normalize, Residual
 from curator.engines.bounds.network import BoundedNetwork, Node
 from curator.engines.bounds.ops import (
     BoundAdd,
@@ -18,6 +17,7 @@ from curator.engines.bounds.ops import (
     BoundReshape,
     BoundSoftplus,
 )
+from curator.engines.layers import Normalize, Residual
 
 SUPPORTED = (
     "Linear, Conv2d, ReLU, Softplus, Flatten, Unflatten, BatchNorm1d/2d (eval), AvgPool2d, "

@@ -81,7 +81,7 @@ class BoundedNetwork:
     def output_shape(self) -> tuple[int, ...]:
         return self.nodes[-1].shape
 
-    def to(self, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> "BoundedNetwork":
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> BoundedNetwork:
         self.device = torch.device(device or "cpu")
         for node in self.nodes:
             if node.op is not None:

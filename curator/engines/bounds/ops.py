@@ -57,7 +57,7 @@ class BoundOp:
     def backward(self, A: torch.Tensor, pre) -> tuple[list[torch.Tensor], torch.Tensor | None]:
         raise NotImplementedError  # pragma: no cover - interface
 
-    def to(self, device: torch.device | str, dtype: torch.dtype) -> "BoundOp":
+    def to(self, device: torch.device | str, dtype: torch.dtype) -> BoundOp:
         for key, value in list(vars(self).items()):
             if isinstance(value, torch.Tensor):
                 setattr(self, key, value.to(device=device, dtype=dtype))
@@ -237,7 +237,7 @@ class ReluRelaxation:
     upper_intercept: torch.Tensor
     unstable: torch.Tensor
 
-    def with_lower_slope(self, alpha: torch.Tensor) -> "ReluRelaxation":
+    def with_lower_slope(self, alpha: torch.Tensor) -> ReluRelaxation:
         """The same relaxation with ``alpha`` (clamped to [0, 1]) as the lower slope of the unstable
         neurons: every such line lies below the ReLU on [l, u] with l < 0 < u, so the bound stays sound."""
         slope = torch.where(self.unstable, alpha.clamp(0.0, 1.0), self.lower_slope)

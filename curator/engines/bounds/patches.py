@@ -37,7 +37,7 @@ class Patches:
     def kernel(self) -> tuple[int, int]:
         return tuple(self.coef.shape[-2:])
 
-    def replace(self, coef: torch.Tensor, stride, offset) -> "Patches":
+    def replace(self, coef: torch.Tensor, stride, offset) -> Patches:
         return Patches(coef, tuple(stride), tuple(offset), self.pos, self.grid, self.cache)
 
     def unfold(self, t: torch.Tensor, key=None) -> torch.Tensor:
