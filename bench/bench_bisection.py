@@ -62,7 +62,7 @@ def main() -> None:
         t0 = time.perf_counter()
         together = search_radii(v, params, ctx, rows, *args, [0.0] * len(rows), [None] * len(rows))
         t_together = time.perf_counter() - t0
-        agree = sum(abs(p[0] - q[0]) <= 1e-12 for p, q in zip(alone, together))
+        agree = sum(abs(p[0] - q[0]) <= 1e-12 for p, q in zip(alone, together, strict=True))
         avg = sum(q[0] for q in together) / max(1, len(idx))
         print(f"{name:<10} {t_alone / len(rows):12.3f} s {t_together / len(rows):8.3f} s {t_alone / t_together:8.1f}x "
               f"{avg:11.4f} {agree}/{len(rows)}")

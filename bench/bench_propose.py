@@ -92,14 +92,19 @@ def main() -> int:
     n_labels = sum(len(v) for k, v in expected.items() if not k.startswith("_"))
     print()
     print(f"{len(files)} files, {n_tables} tables, {n_labels} labelled claims")
-    print(f"curator propose : precision {po:.3f}  recall {ro:.3f}  F1 {fo:.3f}  (TP {totals['curator'][0]}, FP {totals['curator'][1]}, FN {totals['curator'][2]})")
-    print(f"keyword baseline: precision {pb:.3f}  recall {rb:.3f}  F1 {fb:.3f}  (TP {totals['baseline'][0]}, FP {totals['baseline'][1]}, FN {totals['baseline'][2]})")
-    print(f"grid-only       : precision {pg:.3f}  recall {rg:.3f}  F1 {fg:.3f}  (TP {totals['grid'][0]}, FP {totals['grid'][1]}, FN {totals['grid'][2]})")
+    print(f"curator propose : precision {po:.3f}  recall {ro:.3f}  F1 {fo:.3f}  "
+          f"(TP {totals['curator'][0]}, FP {totals['curator'][1]}, FN {totals['curator'][2]})")
+    print(f"keyword baseline: precision {pb:.3f}  recall {rb:.3f}  F1 {fb:.3f}  "
+          f"(TP {totals['baseline'][0]}, FP {totals['baseline'][1]}, FN {totals['baseline'][2]})")
+    print(f"grid-only       : precision {pg:.3f}  recall {rg:.3f}  F1 {fg:.3f}  "
+          f"(TP {totals['grid'][0]}, FP {totals['grid'][1]}, FN {totals['grid'][2]})")
     for split in ("insample", "heldout"):
         if sum(totals[split]):
             ps, rs_, fs = prf(*totals[split])
-            print(f"  curator on {split:<9}: precision {ps:.3f}  recall {rs_:.3f}  F1 {fs:.3f}  (TP {totals[split][0]}, FP {totals[split][1]}, FN {totals[split][2]})")
-    print(f"ratio curator/grid-only: F1 x{fo / fg if fg else float('inf'):.2f}; curator/keyword: F1 {'x%.2f' % (fo / fb) if fb else 'baseline scores 0'}")
+            print(f"  curator on {split:<9}: precision {ps:.3f}  recall {rs_:.3f}  F1 {fs:.3f}  "
+                  f"(TP {totals[split][0]}, FP {totals[split][1]}, FN {totals[split][2]})")
+    print(f"ratio curator/grid-only: F1 x{fo / fg if fg else float('inf'):.2f}; "
+          f"curator/keyword: F1 {'x%.2f' % (fo / fb) if fb else 'baseline scores 0'}")
     print(f"reading + extraction: {elapsed * 1000:.1f} ms for {n_tables} tables ({elapsed * 1000 / max(n_tables, 1):.2f} ms/table)")
     return 0
 

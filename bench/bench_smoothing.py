@@ -46,7 +46,7 @@ def simulate_certify(p: float, r: float, sigma: float, rng) -> bool:
 def simulate_sequential(p: float, r: float, sigma: float, rng, looks, alphas) -> tuple[bool, int]:
     p_star = norm.cdf(r / sigma)
     drawn = s = 0
-    for k, (m, a) in enumerate(zip(looks, alphas)):
+    for k, (m, a) in enumerate(zip(looks, alphas, strict=True)):
         s += int(rng.binomial(m - drawn, p))
         drawn = m
         lo = cp_lower(s, m, a)
@@ -56,7 +56,7 @@ def simulate_sequential(p: float, r: float, sigma: float, rng, looks, alphas) ->
             return False, N0 + m
         # curtailment, as in the plugin: no later look could certify even with every draw a vote for cA
         if all(cp_lower(s + (mj - m), mj, aj) <= 0.5 or radius_from_p(cp_lower(s + (mj - m), mj, aj), "gaussian", sigma) < r
-               for mj, aj in zip(looks[k + 1:], alphas[k + 1:])):
+               for mj, aj in zip(looks[k + 1:], alphas[k + 1:], strict=True)):
             return False, N0 + m
     raise AssertionError
 
@@ -120,7 +120,7 @@ def demo(quick: bool) -> list[dict]:
         out.append({"mode": mode, "n": len(res), "passes": sum(r.extra["n_used"] for r in res) / len(res),
                     "wall_ms": 1000 * wall / len(res), "certified": sum(decisions[mode]) / len(res),
                     "batch_size": params["batch_size"], "device": "cpu", "threads": torch.get_num_threads()})
-    agree = sum(a == b for a, b in zip(decisions["certify"], decisions["sequential"])) / len(idx)
+    agree = sum(a == b for a, b in zip(decisions["certify"], decisions["sequential"], strict=True)) / len(idx)
     for o in out:
         o["agree"] = agree
     return out
@@ -132,7 +132,8 @@ def main() -> int:
     ap.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     args = ap.parse_args()
     print(f"## replay of Cohen et al.'s logs (N0={N0}, N={N}, alpha={ALPHA}; CERTIFY = {N0 + N} passes/sample)")
-    print("| log | r | samples | sequential passes/sample | fewer passes (×) | agree with simulated CERTIFY | agree with the log | certified |")
+    print("| log | r | samples | sequential passes/sample | fewer passes (×) | "
+          "agree with simulated CERTIFY | agree with the log | certified |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     tot_passes = tot_n = tot_agree = 0.0
     for row in replay(args.shared, args.quick):

@@ -16,7 +16,7 @@ class CertifyEverything(Verifier):
     def verify(self, task):
         with torch.no_grad():
             pred = task.model(task.inputs).argmax(1)
-        return [SampleResult(i, int(y), int(p), "certified", 0.0) for i, y, p in zip(task.indices, task.labels, pred)]
+        return [SampleResult(i, int(y), int(p), "certified", 0.0) for i, y, p in zip(task.indices, task.labels, pred, strict=True)]
 
 
 def host_with(*objects, name="third-party"):

@@ -51,10 +51,14 @@ def serve(httpserver, path: str, fixture: str, content_type: str, query: dict | 
 
 def serve_all(httpserver) -> None:
     """Every service answering its real-format fixture."""
-    serve(httpserver, "/arxiv/api/query", "arxiv_2210.04871.xml", "application/atom+xml; charset=utf-8", {"id_list": "2210.04871", "max_results": "1"})
-    serve(httpserver, "/arxiv/api/query", "arxiv_cs0501001.xml", "application/atom+xml; charset=utf-8", {"id_list": "cs/0501001", "max_results": "1"})
-    serve(httpserver, "/arxiv/api/query", "arxiv_error.xml", "application/atom+xml; charset=utf-8", {"id_list": "2210.99999", "max_results": "1"})
-    serve(httpserver, "/arxiv/api/query", "arxiv_empty.xml", "application/atom+xml; charset=utf-8", {"id_list": "2301.00000", "max_results": "1"})
+    serve(httpserver, "/arxiv/api/query", "arxiv_2210.04871.xml", "application/atom+xml; charset=utf-8",
+          {"id_list": "2210.04871", "max_results": "1"})
+    serve(httpserver, "/arxiv/api/query", "arxiv_cs0501001.xml", "application/atom+xml; charset=utf-8",
+          {"id_list": "cs/0501001", "max_results": "1"})
+    serve(httpserver, "/arxiv/api/query", "arxiv_error.xml", "application/atom+xml; charset=utf-8",
+          {"id_list": "2210.99999", "max_results": "1"})
+    serve(httpserver, "/arxiv/api/query", "arxiv_empty.xml", "application/atom+xml; charset=utf-8",
+          {"id_list": "2301.00000", "max_results": "1"})
     serve(httpserver, "/or2/notes", "openreview_v2_mzyZ4wzKlM.json", "application/json", {"id": "mzyZ4wzKlM"})
     serve(httpserver, "/or2/notes", "openreview_empty.json", "application/json", {"id": "Q76Y7wkiji"})
     serve(httpserver, "/or1/notes", "openreview_v1_Q76Y7wkiji.json", "application/json", {"id": "Q76Y7wkiji"})
@@ -69,10 +73,11 @@ def serve_all(httpserver) -> None:
           {"q": "Certified Training: Small Boxes are All You Need", "format": "json", "h": "10"})
     serve(httpserver, "/dblp/search/publ/api", "dblp_empty.json", "application/json")
     serve(httpserver, "/crossref/works/10.1109/iccv.2019.00494", "crossref_iccv2019.json", "application/json")
-    httpserver.expect_request("/crossref/works/10.48550/arxiv.2210.04871").respond_with_data("Resource not found.", status=404, content_type="text/plain")
+    httpserver.expect_request("/crossref/works/10.48550/arxiv.2210.04871").respond_with_data(
+        "Resource not found.", status=404, content_type="text/plain")
     serve(httpserver, "/doi/10.48550/arxiv.2210.04871", "csl_arxiv_2210.04871.json", "application/vnd.citationstyles.csl+json")
     serve(httpserver, "/proc/proceedings.mlr.press/v139/zhang21b.html", "pmlr_v139_zhang21b.html", "text/html; charset=utf-8")
-    serve(httpserver, "/proc/openaccess.thecvf.com/content_ICCV_2019/html/Gowal_Scalable_Verified_Training_for_Provably_Robust_Image_Classification_ICCV_2019_paper.html",
+    serve(httpserver, "/proc/openaccess.thecvf.com/content_ICCV_2019/html/Gowal_Scalable_Verified_Training_for_Provably_Robust_Image_Classification_ICCV_2019_paper.html",  # noqa: E501
           "cvf_iccv2019_gowal.html", "text/html; charset=utf-8")
     serve(httpserver, "/proc/www.ijcai.org/proceedings/2019/654", "ijcai_2019_654.html", "text/html; charset=UTF-8")
     serve(httpserver, "/proc/proceedings.neurips.cc/paper/2021/hash/988f9153ac4fd966ea302dd9ab9bae15-Abstract.html",

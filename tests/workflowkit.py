@@ -28,8 +28,7 @@ def load(path: Path) -> dict:
 
 
 def jobs(path: Path):
-    for name, job in load(path)["jobs"].items():
-        yield name, job
+    yield from load(path)["jobs"].items()
 
 
 def steps(job: dict) -> list[dict]:

@@ -59,7 +59,7 @@ class Registry:
             try:
                 Draft202012Validator.check_schema(obj.params_schema)
             except SchemaError as exc:
-                raise PluginError(f"plugin {plugin!r}: verifier {name!r} has an invalid params schema: {exc.message}")
+                raise PluginError(f"plugin {plugin!r}: verifier {name!r} has an invalid params schema: {exc.message}") from None
         bucket = self._objects[kind]
         if name in bucket:
             other = bucket[name][1]
@@ -181,9 +181,11 @@ class PluginHost:
             for impl in reversed(caller.get_hookimpls()):
                 plugin = self.pm.get_name(impl.plugin) or "?"
 
-                def register(obj: Any, _plugin: str = plugin, _kind: str = kind, _base: type = base) -> None:
+                def register(obj: Any, _plugin: str = plugin, _kind: str = kind, _base: type = base,
+                             _hook: str = hook_name) -> None:
                     if not isinstance(obj, _base):
-                        raise PluginError(f"plugin {_plugin!r} registered {obj!r} under {hook_name}, which takes {_base.__name__} objects")
+                        raise PluginError(f"plugin {_plugin!r} registered {obj!r} under {_hook}, "
+                                          f"which takes {_base.__name__} objects")
                     registry.add(_kind, obj, _plugin)
                     self.plugins[_plugin].registered.setdefault(_kind, []).append(obj.name)
 

@@ -45,10 +45,10 @@ def _successes(cell: dict[str, Any]) -> int:
     s = cell["samples"]
     kind = cell["method"]["kind"]
     if kind == "clean":
-        return sum(1 for p, y in zip(s["predicted"], s["label"]) if p == y)
+        return sum(1 for p, y in zip(s["predicted"], s["label"], strict=True) if p == y)
     if kind == "attack":
         return sum(1 for st in s["status"] if st not in ATTACK_REFUTES)
-    return sum(1 for st, p, y in zip(s["status"], s["predicted"], s["label"]) if st == "certified" and p == y)
+    return sum(1 for st, p, y in zip(s["status"], s["predicted"], s["label"], strict=True) if st == "certified" and p == y)
 
 
 def summarize_cell(cell: dict[str, Any], confidence: float = DEFAULT_CONFIDENCE) -> dict[str, Any]:
@@ -61,7 +61,7 @@ def summarize_cell(cell: dict[str, Any], confidence: float = DEFAULT_CONFIDENCE)
         if len(s[key]) != n:
             raise BenchmarkResultError(f"cell {cell_key(cell)}: samples.{key} has {len(s[key])} values for {n}")
     secs = s["seconds"]
-    correct_secs = [t for t, p, y in zip(secs, s["predicted"], s["label"]) if p == y]
+    correct_secs = [t for t, p, y in zip(secs, s["predicted"], s["label"], strict=True) if p == y]
     cell["summary"] = {
         "n": n,
         "successes": _successes(cell),
@@ -83,7 +83,7 @@ def summarize_radius(row: dict[str, Any]) -> dict[str, Any]:
     for key in RADIUS_KEYS:
         if len(s[key]) != n:
             raise BenchmarkResultError(f"radius row {radius_key(row)}: samples.{key} has {len(s[key])} values for {n}")
-    radii = [r if (r is not None and p == y) else 0.0 for r, p, y in zip(s["radius"], s["predicted"], s["label"])]
+    radii = [r if (r is not None and p == y) else 0.0 for r, p, y in zip(s["radius"], s["predicted"], s["label"], strict=True)]
     row["summary"] = {
         "n": n,
         "average_radius": round(sum(radii) / n, 8) if n else 0.0,

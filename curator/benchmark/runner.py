@@ -225,11 +225,11 @@ def run_method(plugin: Method, params: dict[str, Any], ctx: Ctx, radius: float, 
             raise ValueError(f"{len(radii)} radii for {len(rows)} rows")
         if not plugin.per_sample_radius:
             groups: dict[float, list[int]] = {}
-            for row, r in zip(rows, radii):
+            for row, r in zip(rows, radii, strict=True):
                 groups.setdefault(float(r), []).append(row)
             by_row: dict[int, SampleResult] = {}
             for r, group in groups.items():
-                by_row.update(zip(group, run_method(plugin, params, ctx, r, rows=group, progress=progress)))
+                by_row.update(zip(group, run_method(plugin, params, ctx, r, rows=group, progress=progress), strict=True))
             return [by_row[row] for row in rows]
     out: list[SampleResult] = []
     for start in range(0, len(rows), ctx.batch_size):
@@ -300,7 +300,7 @@ def search_radii(plugin: Verifier, params: dict[str, Any], ctx: Ctx, rows: list[
         wall = time.monotonic() - t0
         own = [max(0.0, float(r.seconds)) for r in results]
         overhead = max(0.0, wall - sum(own)) / len(active)
-        for k, mid, res, sec in zip(active, mids, results, own):
+        for k, mid, res, sec in zip(active, mids, results, own, strict=True):
             iterations[k] += 1
             seconds[k] += sec + overhead
             if res.status == "certified" and res.predicted == int(ctx.y[rows[k]]):
@@ -462,7 +462,7 @@ def clean_cell(run: ModelRun) -> dict[str, Any]:
         run.pred = ctx.model(ctx.x).argmax(1).cpu().tolist() if run.n else []
     per = (time.perf_counter() - t_c) / max(1, run.n)
     clean = [SampleResult(i, int(lbl), int(p), "correct" if p == int(lbl) else "misclassified", per)
-             for i, lbl, p in zip(ctx.indices, ctx.y.cpu().tolist(), run.pred)]
+             for i, lbl, p in zip(ctx.indices, ctx.y.cpu().tolist(), run.pred, strict=True)]
     return _cell(run.mid, run.dataset, ctx.norm, 0.0, "0", _method_block("clean", None, "clean", None), clean)
 
 
@@ -588,7 +588,7 @@ def bisection_row(run: ModelRun, plan: Plan, label: str, plugin: Verifier, param
         found = dict(zip(correct, search_radii(
             plugin, params, ctx, correct, float(rs["low"]), float(rs["high"]), float(rs["tolerance"]),
             int(rs["max_iterations"]), float(rs["time_limit"]),
-            [proven[row] for row in correct], [refuted[row] for row in correct], on_done=bar)))
+            [proven[row] for row in correct], [refuted[row] for row in correct], on_done=bar), strict=True))
     check = plan.attack is not None and rs["attack_check"] and ctx.norm in plan.attack.norms
     samples: dict[str, list] = {k: [] for k in ("index", "label", "predicted", "radius", "iterations", "seconds",
                                                 "timed_out")}

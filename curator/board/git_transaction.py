@@ -242,8 +242,8 @@ def _commit_paths(repo: Any, rels: list[str], touched: list[Path], removed: list
     """Commit exactly the touched paths on top of HEAD, move the branch, then record them in the index."""
     import git
 
-    present = [r for r, p in zip(rels, touched) if p not in removed]
-    gone = [r for r, p in zip(rels, touched) if p in removed]
+    present = [r for r, p in zip(rels, touched, strict=True) if p not in removed]
+    gone = [r for r, p in zip(rels, touched, strict=True) if p in removed]
     parent = repo.head.commit
     tree = _tree_with(repo, parent, present, gone)
     actor = bot_actor()
@@ -285,5 +285,5 @@ def _open_repo(root: Path, required: bool, refused: type[CuratorError]) -> Any |
         return git.Repo(root if root.exists() else root.parent, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         if required:
-            raise refused(f"the store {root} is not in a git repository (use --no-commit to only write files)")
+            raise refused(f"the store {root} is not in a git repository (use --no-commit to only write files)") from None
         return None

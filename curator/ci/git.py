@@ -47,7 +47,8 @@ def changed_files(repo: Path, base: str, head: str) -> list[Change]:
     out = git(repo, "diff", "--name-status", "-z", "--no-renames", mb, resolve(repo, head), "--")
     parts = out.split("\0")
     changes: list[Change] = []
-    for status, path in zip(parts[0::2], parts[1::2]):
+    # The output ends in NUL (or is empty), so split() leaves one unpaired empty field: zip drops it.
+    for status, path in zip(parts[0::2], parts[1::2], strict=False):
         if not status:
             continue
         kind, eid = classify(path)

@@ -95,7 +95,7 @@ def _checked_claims(repo: Path, head: str, claims: list[Change]) -> list[FileChe
     results = []
     with tempfile.TemporaryDirectory(prefix="curator-pr-") as tmp:
         files = extract(repo, head, claims, Path(tmp))
-        for change, path in zip(claims, files):
+        for change, path in zip(claims, files, strict=True):
             store = repo / "leaderboard"
             ran = run(validate_argv([str(path)], store if store.is_dir() else None), repo)
             rules = _local_rules(repo, head, change)

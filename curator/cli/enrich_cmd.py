@@ -58,7 +58,8 @@ def enrich_command(paths, do_apply: bool, skip_failed: bool, offline: bool, quie
         click.echo(f"failed: {file}: {error}", err=True)
     for file, reason in result.skipped:
         click.echo(f"skipped: {file}: {reason}", err=True)
-    summary = f"{len(result.changes)} to change, {len(result.unchanged)} unchanged, {len(result.skipped)} skipped, {len(result.failed)} failed"
+    summary = (f"{len(result.changes)} to change, {len(result.unchanged)} unchanged, "
+               f"{len(result.skipped)} skipped, {len(result.failed)} failed")
     if do_apply:
         summary += f"; wrote {len(written)} file(s)"
         if result.failed and not skip_failed:

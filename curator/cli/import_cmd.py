@@ -50,7 +50,7 @@ def import_into(importer_name: str, source: Path, store: Path) -> dict:
             existing.append((str(f), read_json(f)))
         except JsonFileError:
             continue  # `curator validate` reports it; it cannot be a duplicate we would add
-    new = [(str(p), e) for p, e in zip(planned, batch.entries)]
+    new = [(str(p), e) for p, e in zip(planned, batch.entries, strict=True)]
     problems.extend(p for p in find_duplicates(existing + new) if p.file in {f for f, _ in new})
     if problems:
         lines = "\n".join(str(p) for p in problems[:20])

@@ -26,7 +26,8 @@ from curator.papers.scrape import paper_block, resolve
 
 def draft_entry(claim: Claim, paper: dict[str, Any], aid: str) -> dict[str, Any]:
     family = (normalise_title(paper["authors"][0]).split() or ["paper"])[-1] if paper.get("authors") else "arxiv"
-    eid = slugify(f"{family}{paper.get('year') or ''}-{claim.dataset}-{claim.norm}-{claim.radius_text}-t{claim.table}-r{claim.row}-c{claim.column}")
+    eid = slugify(f"{family}{paper.get('year') or ''}-{claim.dataset}-{claim.norm}-{claim.radius_text}"
+                  f"-t{claim.table}-r{claim.row}-c{claim.column}")
     if family == "arxiv":
         eid = slugify(f"arxiv-{aid}-{claim.dataset}-{claim.norm}-{claim.radius_text}-t{claim.table}-r{claim.row}-c{claim.column}")
     result: dict[str, Any] = {"certified_accuracy": claim.certified_accuracy}
@@ -43,7 +44,8 @@ def draft_entry(claim: Claim, paper: dict[str, Any], aid: str) -> dict[str, Any]
         "provenance": {
             "submitter": "curator propose",
             "submitted_at": datetime.now(UTC).strftime("%Y-%m-%d"),
-            "source": f"arXiv:{aid} LaTeX source, {claim.file}, table {claim.table}, row {claim.row}, column {claim.column}: {claim.cell!r}"[:500],
+            "source": (f"arXiv:{aid} LaTeX source, {claim.file}, table {claim.table}, row {claim.row}, "
+                       f"column {claim.column}: {claim.cell!r}")[:500],
             "proposed_from": {"file": claim.file[:500], "table": claim.table, "row": claim.row, "column": claim.column},
         },
         "status": "submitted",
@@ -121,7 +123,8 @@ def propose_command(ref: str, out: Path | None, local: Path | None, offline: boo
     }
 
     def text(d: dict[str, Any]) -> str:
-        lines = [f"arXiv:{aid}: {d['tex_files']} TeX file(s), {d['tables']} table(s), {d['relevant_tables']} about certified accuracy, {len(claims)} claim(s)"]
+        lines = [f"arXiv:{aid}: {d['tex_files']} TeX file(s), {d['tables']} table(s), "
+                 f"{d['relevant_tables']} about certified accuracy, {len(claims)} claim(s)"]
         for c in claims:
             clean = f", clean {c.clean_accuracy:g}" if c.clean_accuracy is not None else ""
             lines.append(f"  {c.file} table {c.table} row {c.row} col {c.column}: {c.dataset} {c.norm} {c.radius_text}: "

@@ -164,11 +164,13 @@ def build_entry(
 @click.option("--n-samples", type=click.IntRange(1), default=None, help="Test samples the number was measured on.")
 @click.option("--submitter", default=None, help="Who submits (default: git user.name, else the login name).")
 @click.option("--id", "entry_id", default=None, help="Entry id (default: <author><year>-<dataset>-<norm>-<radius>).")
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write here (atomically) instead of stdout.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write here (atomically) instead of stdout.")
 @click.option("--published", is_flag=True, help="For a preprint, fill the published venue/year/DOI.")
 @click.option("--title", default=None, help="With --offline and no cached metadata: the paper's title.")
 @offline_option
-def new_command(ref, dataset, norm, radius_text, certified, verifier, params_json, clean, n_samples, submitter, entry_id, out, published, title, offline) -> None:
+def new_command(ref, dataset, norm, radius_text, certified, verifier, params_json, clean, n_samples, submitter, entry_id, out,
+                published, title, offline) -> None:
     """Scaffold a schema-valid entry (status submitted) for a submission PR.
 
     The paper block comes from the scrape; add the ``model`` block (artifact URL, sha256,

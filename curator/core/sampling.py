@@ -16,8 +16,8 @@ from typing import Any
 from curator.core.errors import CuratorError, UsageError
 from curator.core.jsonio import canonical_bytes
 
-__all__ = ["select_indices", "indices_sha256", "read_indices_file", "claim_indices_sha256", "shard", "parse_shard", "shards_of_one_run", "merged_shard",
-           "sum_timings", "KINDS"]
+__all__ = ["select_indices", "indices_sha256", "read_indices_file", "claim_indices_sha256", "shard", "parse_shard",
+           "shards_of_one_run", "merged_shard", "sum_timings", "KINDS"]
 
 KINDS = ("all", "every_kth", "evenly_spaced", "first", "indices", "indices_file")
 MAX_INDICES_FILE_BYTES = 8 * 1024 * 1024  # 10^6 indices of 7 digits; a test set is far smaller
@@ -186,7 +186,7 @@ def shards_of_one_run(docs: Sequence[dict[str, Any]], names: Sequence[str], same
     document covers the shards in its ``merged_from``), none missing, no index outside the count."""
     first = docs[0]
     count = first["shard"]["count"]
-    for name, d in zip(names[1:], docs[1:]):
+    for name, d in zip(names[1:], docs[1:], strict=True):
         if d["shard"]["run_id"] != first["shard"]["run_id"] or d["shard"]["count"] != count:
             raise error(f"{name} belongs to another run (run_id {d['shard']['run_id']}, {d['shard']['count']} shards) "
                         f"than {names[0]} (run_id {first['shard']['run_id']}, {count} shards)")
@@ -194,7 +194,7 @@ def shards_of_one_run(docs: Sequence[dict[str, Any]], names: Sequence[str], same
             if canonical_bytes(d.get(key)) != canonical_bytes(first.get(key)):
                 raise error(f"{name} and {names[0]} differ in {key!r}: they are not shards of one run")
     parts: dict[int, str] = {}
-    for name, d in zip(names, docs):
+    for name, d in zip(names, docs, strict=True):
         for i in _covered(d):
             if i in parts:
                 raise error(f"shard {i + 1}/{count} is given twice ({parts[i]} and {name})")
@@ -202,7 +202,7 @@ def shards_of_one_run(docs: Sequence[dict[str, Any]], names: Sequence[str], same
     missing = [i + 1 for i in range(count) if i not in parts]
     if missing:
         raise error(f"missing shard(s) {', '.join(map(str, missing))} of {count}: cannot merge an incomplete run")
-    outside = [name for name, d in zip(names, docs) if not 0 <= d["shard"]["index"] < count]
+    outside = [name for name, d in zip(names, docs, strict=True) if not 0 <= d["shard"]["index"] < count]
     if outside:
         raise error(f"{', '.join(outside)}: shard index outside 0..{count - 1}")
     return sorted(docs, key=lambda d: min(_covered(d))), count

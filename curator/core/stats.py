@@ -107,7 +107,7 @@ def certified_accuracy(statuses: Sequence[str], labels: Sequence[int], predicted
     """Certified accuracy = (certified AND correct) / n over the sampled inputs, with its interval."""
     if not (len(statuses) == len(labels) == len(predicted)):
         raise ValueError("statuses, labels and predicted must have the same length")
-    k = sum(1 for s, y, p in zip(statuses, labels, predicted) if s == "certified" and y == p)
+    k = sum(1 for s, y, p in zip(statuses, labels, predicted, strict=True) if s == "certified" and y == p)
     return proportion(k, len(statuses), confidence)
 
 
@@ -116,7 +116,7 @@ def certified_accuracy_at(radii: Sequence[float | None], correct: Sequence[bool]
     """Certified accuracy at ``radius`` from per-sample certified radii (Cohen et al.'s analysis):
     a sample counts when it is correct and its certified radius is >= ``radius``; an abstention
     has radius None (or any value, with correct False)."""
-    k = sum(1 for r, c in zip(radii, correct) if c and r is not None and r >= radius)
+    k = sum(1 for r, c in zip(radii, correct, strict=True) if c and r is not None and r >= radius)
     return proportion(k, len(radii), confidence)
 
 

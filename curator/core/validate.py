@@ -200,7 +200,8 @@ def _semantic(entry: dict[str, Any], file: str, checks: PluginChecks | None) -> 
     small = [(name, v) for name, v in (("certified_accuracy", cert), ("clean_accuracy", clean)) if v is not None and 0 < v <= 1]
     marked = result.get("accuracy_below_one_percent") is True
     if clean is not None and len(small) == 2 and not marked:
-        err("/result", f"certified {cert} and clean {clean} are both ≤ 1: accuracies are percent, not fractions (write {cert * 100:g} and {clean * 100:g})")
+        err("/result", f"certified {cert} and clean {clean} are both ≤ 1: accuracies are percent, not fractions "
+                       f"(write {cert * 100:g} and {clean * 100:g})")
     elif small and "model" in entry and not marked:
         # A re-verifiable claim would be confirmed and shown as "0.94 re-verified": refuse the likely fraction.
         for name, v in small:

@@ -103,7 +103,7 @@ def certify_cascade(verifier: Verifier, task: VerifyTask) -> list[SampleResult]:
         got = {r.index: r for r in verifier.verify(sub)}
         per_stage.append(got)
     out = []
-    for i, label in zip(task.indices, task.labels.tolist()):
+    for i, label in zip(task.indices, task.labels.tolist(), strict=True):
         rows = [got.get(i) for got in per_stage]
         if any(r is None for r in rows):
             out.append(SampleResult(i, int(label), -1, "error", 0.0, extra={"reason": "a stage returned no result"}))

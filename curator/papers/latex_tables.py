@@ -210,7 +210,8 @@ _ONE_ARG_KEEP = (
     "textsf", "texttt", "uline", "hl", "mbox", "ensuremath", "textnormal", "mathit", "mathsf", "textup", "textmd",
     "ul", "bf", "it", "makecell", "shortstack", "thead", "mathcal", "operatorname", "small", "footnotesize",
 )
-_ONE_ARG_DROP = ("cite", "citep", "citet", "citealp", "ref", "label", "tnote", "footnote", "cellcolor", "color", "textcolor_first", "rowcolor", "vspace", "hspace", "phantom", "rule")
+_ONE_ARG_DROP = ("cite", "citep", "citet", "citealp", "ref", "label", "tnote", "footnote", "cellcolor", "color", "textcolor_first",
+                 "rowcolor", "vspace", "hspace", "phantom", "rule")
 
 
 # A cell is a few words; anything longer is cut before cleaning (a hostile source can make
@@ -372,6 +373,7 @@ def find_tables(text: str, file: str, spans: bool = True) -> list[Table]:
                     body = body[: cm.start()] + body[cg[1]:]
                     body = re.sub(r"^\s*(?:\\label\{[^{}]*\})?\s*\\\\", "", body)
         rows, header, raw = parse_tabular(body, spans)
-        tables.append(Table(file=file, index=len(tables), caption=clean_cell(caption), rows=rows, header_rows=header, label=label, raw_rows=raw))
+        tables.append(Table(file=file, index=len(tables), caption=clean_cell(caption), rows=rows, header_rows=header, label=label,
+                            raw_rows=raw))
         pos = end
     return tables

@@ -59,14 +59,17 @@ _NORMS = [
     (re.compile(r"ℓ\s*_?1\b|\bl_?1\b|\bL1\b|ℓ_1", re.I), "l1"),
 ]
 
-_CERT = re.compile(r"cert|verif|provabl|\bcra\b|\bvra\b|guarant|robust(?:ness)?\s+(?:test\s+)?(?:acc|err)|rob\.\s*(?:acc|err)|\brob\.?\b", re.I)
+_CERT = re.compile(r"cert|verif|provabl|\bcra\b|\bvra\b|guarant|robust(?:ness)?\s+(?:test\s+)?(?:acc|err)"
+                   r"|rob\.\s*(?:acc|err)|\brob\.?\b", re.I)
 _EMPIRICAL = re.compile(r"pgd|attack|\baa\b|empiric|\badv\b|adversarial\s+acc|fgsm|\bcw\b|upper\s+bound|\bemp\.", re.I)
 _CLEAN = re.compile(r"clean|standard|natural|\bnat\.?\b|nominal|\bstd\.?\b|^acc(?:uracy)?\.?\s*(?:\(%\))?$|test\s+acc", re.I)
 _ERROR = re.compile(r"err", re.I)
-_OTHER = re.compile(r"time|\bsec\b|\(s\)|hour|gpu|param|epoch|#|memory|flops|lipschitz|\blip\.|\bbound\b|speed|batch|\blr\b|width|depth|layers|size", re.I)
+_OTHER = re.compile(r"time|\bsec\b|\(s\)|hour|gpu|param|epoch|#|memory|flops|lipschitz|\blip\.|\bbound\b|speed|batch"
+                    r"|\blr\b|width|depth|layers|size", re.I)
 _SMOOTHING = re.compile(r"σ|sigma|smooth|gaussian noise|noise level", re.I)
 _SIGMA_HEADER = re.compile(r"^\s*(?:σ|sigma|noise(?:\s+level)?|σ_?(?:train|test)?)\s*(?:\(.*\))?\s*$", re.I)
-_RADIUS_HEADER = re.compile(r"^\s*(?:(?:ε|eps(?:ilon)?|δ)(?:_?(?:test|train|∞|2|1|inf))?|radius|r|perturbation(?:\s+size)?|budget)\s*(?:\(.*\))?\s*$", re.I)
+_RADIUS_HEADER = re.compile(r"^\s*(?:(?:ε|eps(?:ilon)?|δ)(?:_?(?:test|train|∞|2|1|inf))?|radius|r|perturbation(?:\s+size)?|budget)"
+                            r"\s*(?:\(.*\))?\s*$", re.I)
 _DATASET_HEADER = re.compile(r"^\s*(?:dataset|data|benchmark)\s*$", re.I)
 _NORM_HEADER = re.compile(r"^\s*(?:norm|threat(?:\s+model)?|perturbation|ℓ_?p)\s*$", re.I)
 
@@ -218,7 +221,8 @@ def classify_columns(table: Table, caption_cert: bool) -> list[Column]:
         pure = [m.group(1) for c in cells if (m := _PURE_RADIUS.match(c))]
         col.radius = _canon_radius(pure[-1]) if pure else find_radius(header)
         last = cells[-1] if cells else ""
-        cert, emp, clean, other = bool(_CERT.search(header)), bool(_EMPIRICAL.search(header)), bool(_CLEAN.search(last) or _CLEAN.search(header)), bool(_OTHER.search(header))
+        cert, emp = bool(_CERT.search(header)), bool(_EMPIRICAL.search(header))
+        clean, other = bool(_CLEAN.search(last) or _CLEAN.search(header)), bool(_OTHER.search(header))
         if _SIGMA_HEADER.match(last):
             col.role = "sigma"
         elif _RADIUS_HEADER.match(last):
@@ -444,7 +448,8 @@ def latex_title(text: str) -> str | None:
     return title or None
 
 
-def score_claims(predicted: list[tuple[str, str, str, float]], expected: list[tuple[str, str, str, float]], tol: float = 0.005) -> tuple[int, int, int]:
+def score_claims(predicted: list[tuple[str, str, str, float]], expected: list[tuple[str, str, str, float]],
+                 tol: float = 0.005) -> tuple[int, int, int]:
     """(true positives, false positives, false negatives) of predicted claims against labels.
 
     A claim is (dataset, norm, radius text, certified accuracy %); two match when dataset and norm

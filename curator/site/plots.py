@@ -82,7 +82,7 @@ def certified_curve(report: dict[str, Any]) -> list[tuple[float, float]]:
     n = len(radii)
     if n == 0:
         return []
-    good = sorted(r for r, y, p in zip(radii, labels, preds) if r is not None and p == y and r >= 0)
+    good = sorted(r for r, y, p in zip(radii, labels, preds, strict=True) if r is not None and p == y and r >= 0)
     # With step(where="pre"), the value at x_i holds on (x_{i-1}, x_i]: a sample certified at
     # radius g counts for every r <= g.
     curve = [(0.0, 100.0 * len(good) / n)]

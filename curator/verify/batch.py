@@ -58,7 +58,7 @@ def run_batch(method: Method, task: VerifyTask, notes: list[str], where: str = "
             notes.append(f"{method.name} failed{where} on samples {task.indices[0]}..{task.indices[-1]}: "
                          f"{reason}"[:MAX_NOTE_CHARS])
         per = (time.monotonic() - t0) / max(1, len(task.indices))
-        return [error_result(i, y, reason, per) for i, y in zip(task.indices, labels)]
+        return [error_result(i, y, reason, per) for i, y in zip(task.indices, labels, strict=True)]
     return checked_results(method, task.indices, labels, got, notes, where)
 
 
@@ -80,7 +80,7 @@ def checked_results(method: Method, indices: list[int], labels: list[int], got: 
         notes.append(f"{method.name}{where} returned {strays} result(s) for no sample of its batch")
     allowed = statuses_of(method)
     out = []
-    for i, y in zip(indices, labels):
+    for i, y in zip(indices, labels, strict=True):
         found = by_index.get(int(i), [])
         problem = _problem(found, y, allowed)
         if problem is None:

@@ -89,12 +89,15 @@ def _plugin_checks(entry: dict[str, Any], file: str, plugins: PluginChecks, lega
             verifier = plugins.get("verifier", name)
             kind = getattr(verifier, "certification", "deterministic")
             if kind == "attack":
-                out.append(Problem(file, "/certification/verifier", f"{name!r} is an attack: it bounds robust accuracy from above and certifies nothing"))
+                out.append(Problem(file, "/certification/verifier",
+                                   f"{name!r} is an attack: it bounds robust accuracy from above and certifies nothing"))
             elif kind != certification["type"]:
-                out.append(Problem(file, "/certification/type", f"verifier {name!r} gives {kind} certificates, the entry says {certification['type']}"))
+                out.append(Problem(file, "/certification/type",
+                                   f"verifier {name!r} gives {kind} certificates, the entry says {certification['type']}"))
             norm = entry["setting"]["norm"]
             if norm not in tuple(getattr(verifier, "norms", ())):
-                out.append(Problem(file, "/setting/norm", f"verifier {name!r} does not handle {norm} (it handles {', '.join(verifier.norms)})"))
+                out.append(Problem(file, "/setting/norm",
+                                   f"verifier {name!r} does not handle {norm} (it handles {', '.join(verifier.norms)})"))
             v = plugins.validator("verifier", name, verifier.params_schema)
             bad_params = list(validate_with(v, certification.get("params", {})))
             for ptr, msg in bad_params:

@@ -312,7 +312,7 @@ def apply_checkpoint(module: nn.Module, state: Any, where: str) -> None:
         if len(state) != len(stages):
             raise ModelError(f"/model/architecture/kwargs/stages: {where} holds {len(state)} state_dicts, "
                              f"the cascade has {len(stages)} stages")
-        for i, (stage, sd) in enumerate(zip(stages, state)):
+        for i, (stage, sd) in enumerate(zip(stages, state, strict=True)):
             _apply_with_pointer(stage, sd, f"{where} (stage {i})")
         return
     _apply_with_pointer(module, state, where)

@@ -101,7 +101,7 @@ def summarize(report: dict[str, Any], confidence: float | None = None) -> dict[s
     for key in ("label", "predicted", "status", "radius", "seconds"):
         if len(s[key]) != n:
             raise ReportError(f"samples.{key} has {len(s[key])} values for {n} samples")
-    correct = [p == y for p, y in zip(s["predicted"], s["label"])]
+    correct = [p == y for p, y in zip(s["predicted"], s["label"], strict=True)]
     cert = certified_accuracy(s["status"], s["label"], s["predicted"], conf)
     totals = {
         "n": n,
@@ -180,7 +180,7 @@ def merge_reports(reports: Sequence[dict[str, Any]], names: Sequence[str] | None
     ordered, count = shards_of_one_run(reports, names, _SAME, ReportError)
     first = reports[0]
     seen: dict[int, str] = {}
-    for name, r in zip(names, reports):
+    for name, r in zip(names, reports, strict=True):
         for idx in r["samples"]["index"]:
             if idx in seen:
                 raise ReportError(f"sample {idx} appears in both {seen[idx]} and {name}: overlapping shards")

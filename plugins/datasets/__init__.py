@@ -161,7 +161,8 @@ class ImageNet(Dataset):
     def load(self, data_dir: Path | None, cache_dir: Path, progress: bool = True) -> DatasetSplit:
         data_dir = ds.data_dir_from_env(data_dir)
         if data_dir is None:
-            raise ds.DatasetError("imagenet is never downloaded: point --data-dir (or CURATOR_DATA) at a folder holding imagenet/val/<wnid>/*.JPEG")
+            raise ds.DatasetError("imagenet is never downloaded: point --data-dir (or CURATOR_DATA) at a folder holding "
+                                  "imagenet/val/<wnid>/*.JPEG")
         for root in (data_dir / "imagenet" / "val", data_dir / "val", data_dir):
             if root.is_dir() and any(p.is_dir() for p in root.iterdir()):
                 folder = ds.ImageFolderSequence(root)

@@ -105,36 +105,36 @@ class MilpProblem:
         self.row_hi: list[np.ndarray] = []
         prev_cols = np.arange(n_in)  # columns of the previous layer's kept outputs
         prev_keep = np.ones(n_in, dtype=bool)
-        for i, (l, u) in enumerate(bounds):
-            prev_cols, prev_keep = self._add_layer(i, l, u, prev_cols, prev_keep)
+        for i, (lower, upper) in enumerate(bounds):
+            prev_cols, prev_keep = self._add_layer(i, lower, upper, prev_cols, prev_keep)
         if l1_ball is not None:
             self._add_l1_ball(l1_ball)
         self.last_cols = prev_cols
         self.last_keep = np.flatnonzero(prev_keep)
         self._assemble()
 
-    def _add_layer(self, i: int, l: np.ndarray, u: np.ndarray, prev_cols: np.ndarray,
+    def _add_layer(self, i: int, lower: np.ndarray, upper: np.ndarray, prev_cols: np.ndarray,
                    prev_keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Hidden layer ``i``'s variables and ReLU constraints; returns its kept outputs' columns
         and mask, which the next layer reads."""
         b = self.net.biases[i]
-        active = l >= 0
-        unstable = (l < 0) & (u > 0)
+        active = lower >= 0
+        unstable = (lower < 0) & (upper > 0)
         keep = active | unstable
         k_act, k_uns = np.flatnonzero(active), np.flatnonzero(unstable)
         n_keep, n_uns = int(keep.sum()), k_uns.size
         self.unstable += n_uns
         cols = _LayerColumns(self.net.weights[i][:, np.flatnonzero(prev_keep)].tocsr(), prev_cols,
-                             np.full(l.size, -1), np.full(l.size, -1))
+                             np.full(lower.size, -1), np.full(lower.size, -1))
         cols.a_col[keep] = self.n_vars + np.arange(n_keep)
         cols.d_col[unstable] = self.n_vars + n_keep + np.arange(n_uns)
-        self._var_lo.append(np.concatenate([np.maximum(l[keep], 0.0), np.zeros(n_uns)]))
-        self._var_hi.append(np.concatenate([u[keep], np.ones(n_uns)]))
+        self._var_lo.append(np.concatenate([np.maximum(lower[keep], 0.0), np.zeros(n_uns)]))
+        self._var_hi.append(np.concatenate([upper[keep], np.ones(n_uns)]))
         self._integrality.append(np.concatenate([np.zeros(n_keep), np.ones(n_uns)]))
         if k_act.size:  # stably active: a - W prev = b
             self._add_rows(cols, k_act, None, -1.0, b[k_act], b[k_act])
         if n_uns:
-            lu, uu, bu = l[k_uns], u[k_uns], b[k_uns]
+            lu, uu, bu = lower[k_uns], upper[k_uns], b[k_uns]
             none, free = np.full(n_uns, -np.inf), np.full(n_uns, np.inf)
             self._add_rows(cols, k_uns, None, -1.0, bu, free)  # a - W prev >= b
             self._add_rows(cols, k_uns, -lu, -1.0, none, bu - lu)  # a - W prev - l d <= b - l
@@ -155,9 +155,12 @@ class MilpProblem:
         if d_coef is not None:
             parts.append((k, cols.d_col[neurons], d_coef))
         for r, c, v in parts:
-            self._trip_r.append(r + r0); self._trip_c.append(c); self._trip_v.append(v)
+            self._trip_r.append(r + r0)
+            self._trip_c.append(c)
+            self._trip_v.append(v)
         self.n_rows += neurons.size
-        self.row_lo.append(row_lo); self.row_hi.append(row_hi)
+        self.row_lo.append(row_lo)
+        self.row_hi.append(row_hi)
 
     def _add_l1_ball(self, l1_ball: tuple[np.ndarray, float]) -> None:
         """``t_i >= |x_i - c_i|`` and ``sum t_i <= eps``: the exact ℓ1 ball, with ``t`` appended last."""
@@ -168,13 +171,20 @@ class MilpProblem:
         r0 = self.n_rows
         k = np.arange(n_in)
         for sign in (1.0, -1.0):  # t - sign * x >= -sign * c
-            self._trip_r += [r0 + k, r0 + k]; self._trip_c += [t, xs]; self._trip_v += [np.ones(n_in), np.full(n_in, -sign)]
-            self.row_lo.append(-sign * centre); self.row_hi.append(np.full(n_in, np.inf))
+            self._trip_r += [r0 + k, r0 + k]
+            self._trip_c += [t, xs]
+            self._trip_v += [np.ones(n_in), np.full(n_in, -sign)]
+            self.row_lo.append(-sign * centre)
+            self.row_hi.append(np.full(n_in, np.inf))
             r0 += n_in
-        self._trip_r.append(np.full(n_in, r0)); self._trip_c.append(t); self._trip_v.append(np.ones(n_in))
-        self.row_lo.append(np.array([-np.inf])); self.row_hi.append(np.array([eps]))
+        self._trip_r.append(np.full(n_in, r0))
+        self._trip_c.append(t)
+        self._trip_v.append(np.ones(n_in))
+        self.row_lo.append(np.array([-np.inf]))
+        self.row_hi.append(np.array([eps]))
         self.n_rows = r0 + 1
-        self._var_lo.append(np.zeros(n_in)); self._var_hi.append(np.full(n_in, eps))
+        self._var_lo.append(np.zeros(n_in))
+        self._var_hi.append(np.full(n_in, eps))
         self._integrality.append(np.zeros(n_in))
         self.n_vars += n_in
 
@@ -292,7 +302,7 @@ class _BoxSearch:
         ``(lower bound, class)``, weakest first."""
         margins = margin_bound(self.net, self.lo, self.hi, self.label, self.targets, bound_method, self.l1)
         open_targets = []
-        for j, lb in zip(self.targets, margins.lower):
+        for j, lb in zip(self.targets, margins.lower, strict=True):
             if lb > 0:
                 self.result.targets.append(TargetResult(j, "crown", crown_lower=float(lb)))
             else:
@@ -308,7 +318,7 @@ class _BoxSearch:
         self.result.unstable = problem.unstable
         coeffs, consts = margin_matrix(self.net, self.label, [j for _, j in open_targets])
         timed_out = False
-        for (lb, j), coeff, const in zip(open_targets, coeffs, consts):
+        for (lb, j), coeff, const in zip(open_targets, coeffs, consts, strict=True):
             remaining = time_limit - self.elapsed()
             tr = TargetResult(j, "timeout" if remaining <= 0 else "error", crown_lower=lb)
             self.result.targets.append(tr)

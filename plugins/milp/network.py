@@ -53,7 +53,7 @@ class AffineReluNet:
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Logits for flat inputs ``[n_in]`` or ``[B, n_in]`` in float64."""
         h = np.atleast_2d(x).T
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             h = w @ h + b[:, None]
             if i < self.num_hidden:
                 h = np.maximum(h, 0.0)
@@ -174,7 +174,7 @@ def preactivation_bounds(net: AffineReluNet, lo: np.ndarray, hi: np.ndarray, met
     where = InputSet.enclosing(lo, hi, l1)
     with torch.no_grad():
         layers = net.bounded.crown_intermediate(where.tensor(net.input_shape), where.norm, where.eps, intermediate=method)
-    return [_pad(l.reshape(-1).numpy(), u.reshape(-1).numpy()) for l, u in layers]
+    return [_pad(lower.reshape(-1).numpy(), upper.reshape(-1).numpy()) for lower, upper in layers]
 
 
 @dataclass

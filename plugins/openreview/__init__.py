@@ -10,7 +10,7 @@ each in ``{"value": …}``.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from curator.api import PaperRecord, Scraper, hookimpl, papers
@@ -46,7 +46,8 @@ def _venue_and_year(note: dict[str, Any], content: dict[str, Any]) -> tuple[str 
         else:
             # "ICLR 2024 poster", "NeurIPS 2022 Accept" → the venue and year only
             # "ICLR 2024 poster", "NeurIPS 2022 Accept" → "ICLR", "NeurIPS" (the year is kept apart)
-            venue = papers.short_venue(re.sub(r"\s+(poster|oral|spotlight|notable[- ]top[- ]\d+%|accept\w*|main|conference)\b.*$", "", venue.strip(), flags=re.I))
+            status = r"\s+(poster|oral|spotlight|notable[- ]top[- ]\d+%|accept\w*|main|conference)\b.*$"
+            venue = papers.short_venue(re.sub(status, "", venue.strip(), flags=re.I))
     else:
         venue = None
         m = re.match(r"^([A-Za-z]+)\.cc/(20\d\d)/Conference", invitation or venueid or "")

@@ -99,7 +99,8 @@ class ProceedingsScraper(Scraper):
     name = "proceedings"
     version = __version__
     description = "NeurIPS, PMLR, CVF open access and IJCAI pages via citation_* meta tags"
-    patterns = tuple(f"https://{h}/…" for h in ("proceedings.neurips.cc", "proceedings.mlr.press", "openaccess.thecvf.com", "www.ijcai.org"))
+    patterns = tuple(f"https://{h}/…"
+                     for h in ("proceedings.neurips.cc", "proceedings.mlr.press", "openaccess.thecvf.com", "www.ijcai.org"))
     priority = 20
 
     def matches(self, ref: str) -> bool:

@@ -187,7 +187,7 @@ def sequential(sampler: Sampler, n0: int, n: int, alpha: float, r_native: float,
     alphas = look_alphas(len(looks), alpha)
     drawn = successes = 0
     p_lower = 0.0
-    for k, (m_k, a_k) in enumerate(zip(looks, alphas), start=1):
+    for k, (m_k, a_k) in enumerate(zip(looks, alphas, strict=True), start=1):
         successes += int(sampler.counts(m_k - drawn)[c_a])
         drawn = m_k
         p_lower = cp_lower(successes, drawn, a_k)
@@ -207,7 +207,7 @@ def cannot_certify(successes: int, drawn: int, later_looks: list[int], later_alp
     """Curtailment: True when no later look could certify even if every remaining draw voted for cA.
     Stopping then changes no decision (and so no guarantee); it saves the draws of samples whose
     claimed radius is out of reach of n draws (e.g. r = 4σ, where even pA = 1 gives σ·Φ⁻¹(α^(1/n)) < r)."""
-    for m, a in zip(later_looks, later_alphas):
+    for m, a in zip(later_looks, later_alphas, strict=True):
         best = cp_lower(successes + (m - drawn), m, a)
         if best > 0.5 and radius_from_p(best, sampler.noise, sampler.sigma) >= r_native:
             return False

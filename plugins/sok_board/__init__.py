@@ -169,7 +169,8 @@ class SokBoardImporter(Importer):
                     comments.setdefault(comment.strip(), []).append((keys, entry["paper"]["title"]))
                     for href in _HREF_RE.findall(comment):
                         if paper_keys({"url": href, "title": ""}) and not (paper_keys({"url": href, "title": ""}) & keys):
-                            warnings.append(f"{label} #{r_idx + 1} ({entry['paper']['title']}): its comment links to another paper ({href})")
+                            warnings.append(f"{label} #{r_idx + 1} ({entry['paper']['title']}): "
+                                            f"its comment links to another paper ({href})")
             warnings.extend(self._order_warnings(label, scores, block["records"]))
         warnings.extend(self._same_paper_warnings(records_by_paper))
         warnings.extend(self._shared_comment_warnings(comments))
@@ -266,7 +267,8 @@ class SokBoardImporter(Importer):
             if a == b:
                 out.append(f"{label}: #{i} and #{i + 1} tie at {a}% ({ta!r} / {tb!r}); they share a rank")
             elif b > a:
-                out.append(f"{label}: #{i + 1} ({tb!r}, {b}%) is listed below #{i} ({ta!r}, {a}%): the board's order contradicts its scores")
+                out.append(f"{label}: #{i + 1} ({tb!r}, {b}%) is listed below #{i} ({ta!r}, {a}%): "
+                           "the board's order contradicts its scores")
         return out
 
     @staticmethod
@@ -282,7 +284,8 @@ class SokBoardImporter(Importer):
                     papers.append((keys, title))
             if len(papers) > 1:
                 titles = " / ".join(repr(t) for _, t in papers)
-                out.append(f"the same comment {text[:60]!r} is on records of {len(papers)} different papers ({titles}): copied from another record?")
+                out.append(f"the same comment {text[:60]!r} is on records of {len(papers)} different papers ({titles}): "
+                           "copied from another record?")
         return out
 
     @staticmethod

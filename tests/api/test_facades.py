@@ -33,7 +33,7 @@ def test_a_name_a_facade_does_not_offer_is_an_attribute_error():
 
     for module in (data, nn):
         with pytest.raises(AttributeError, match="has no attribute 'load_model'"):
-            module.load_model
+            _ = module.load_model
 
 
 def _imported_after(code: str) -> list[str]:

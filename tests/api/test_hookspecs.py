@@ -105,7 +105,7 @@ class AcceptAll(Verifier):
 
     def verify(self, task):
         return [SampleResult(i, int(y), int(y), "certified", 0.0, extra={"margin": task.params["margin"]})
-                for i, y in zip(task.indices, task.labels)]
+                for i, y in zip(task.indices, task.labels, strict=True)]
 
 
 def test_hook_register_verifiers(install, tmp_path):

@@ -191,7 +191,7 @@ def test_collision_in_process_names_both():
     host.add_plugin(plugin_module("a", register_verifiers=[_V()]), "alpha")
     host.add_plugin(plugin_module("b", register_verifiers=[_V()]), "beta")
     with pytest.raises(PluginError, match="'same-name' is registered by two plugins: '(alpha|beta)' and '(alpha|beta)'"):
-        host.registry
+        _ = host.registry
 
 
 def test_invalid_registrations_are_plugin_errors():
@@ -200,7 +200,7 @@ def test_invalid_registrations_are_plugin_errors():
     host = PluginHost()
     host.add_plugin(plugin_module("a", register_verifiers=[bad_name]), "alpha")
     with pytest.raises(PluginError, match="invalid name"):
-        host.registry
+        _ = host.registry
 
     class NotAnImporter:
         name = "x"
@@ -209,14 +209,14 @@ def test_invalid_registrations_are_plugin_errors():
     host = PluginHost()
     host.add_plugin(plugin_module("b", register_importers=[NotAnImporter()]), "beta")
     with pytest.raises(PluginError, match="takes Importer objects"):
-        host.registry
+        _ = host.registry
 
     bad_schema = _V()
     bad_schema.params_schema = {"type": "no-such-type"}
     host = PluginHost()
     host.add_plugin(plugin_module("c", register_verifiers=[bad_schema]), "gamma")
     with pytest.raises(PluginError, match="invalid params schema"):
-        host.registry
+        _ = host.registry
 
 
 def test_loading_the_plugins_imports_neither_torch_nor_scipy():

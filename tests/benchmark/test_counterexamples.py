@@ -41,7 +41,7 @@ def test_a_counterexample_that_does_not_replay_flags_nothing(tmp_path):
 
         def verify(self, task):
             return [SampleResult(i, int(y), int(y), "not_certified", 0.0, extra={"witness": 1 - x})
-                    for i, y, x in zip(task.indices, task.labels, task.inputs)]
+                    for i, y, x in zip(task.indices, task.labels, task.inputs, strict=True)]
 
     host = host_with(CertifyEverything(), FakeCounterexamples())
     suite = one_model_suite(tmp_path, verifiers=[{"name": "certify-everything"}, {"name": "fake-counterexamples"}],

@@ -44,7 +44,7 @@ def cells(result, model, kind=None, label=None, radius_text=None):
 
 def certified_correct(cell):
     s = cell["samples"]
-    return {i for i, st, p, y in zip(s["index"], s["status"], s["predicted"], s["label"]) if st == "certified" and p == y}
+    return {i for i, st, p, y in zip(s["index"], s["status"], s["predicted"], s["label"], strict=True) if st == "certified" and p == y}
 
 
 # --------------------------------------------------------------------------- the shipped CI suite
@@ -96,7 +96,7 @@ def test_crown_certifies_far_more_than_ibp_on_wong_kolter(ci_result):
 def test_attack_bounds_every_verifier(ci_result):
     merged, _, _ = ci_result
     for attack in [c for c in merged["cells"] if c["method"]["kind"] == "attack"]:
-        broken = {i for i, st in zip(attack["samples"]["index"], attack["samples"]["status"])
+        broken = {i for i, st in zip(attack["samples"]["index"], attack["samples"]["status"], strict=True)
                   if st in ("broken", "misclassified")}
         for v in cells(merged, attack["model"], kind="verifier", radius_text=attack["radius_text"]):
             assert attack["summary"]["accuracy"]["value"] >= v["summary"]["accuracy"]["value"]
@@ -148,7 +148,7 @@ def test_certified_radius_is_sound_under_attack(ci_result):
     for r in rows:
         s = r["samples"]
         crown_or_ibp = r["method"]["label"]
-        for i, rad in zip(s["index"], s["radius"]):
+        for i, rad in zip(s["index"], s["radius"], strict=True):
             if not rad:
                 continue
             positive += 1
@@ -257,7 +257,7 @@ def test_bisection_radius_is_a_certified_radius(tmp_path):
     split = reg.dataset("digits").load(None, tmp_path / "cache", progress=False)
     row = next(x for x in r["radius"] if x["method"]["label"] == "crown")
     assert row["search"]["kind"] == "bisection" and row["search"]["high"] == 0.5
-    for i, rad, its in zip(row["samples"]["index"], row["samples"]["radius"], row["samples"]["iterations"]):
+    for i, rad, its in zip(row["samples"]["index"], row["samples"]["radius"], row["samples"]["iterations"], strict=True):
         assert its <= 6
         if rad > 0:  # re-certify at exactly the reported radius
             x, y = split.take([i])
@@ -269,8 +269,8 @@ def test_bisection_radius_is_a_certified_radius(tmp_path):
     smooth = next(x for x in r["radius"] if x["method"]["label"] == "smoothing")
     assert smooth["search"]["kind"] == "direct" and smooth["model"] == "digits-mlp-l2"
     cell = next(c for c in r["cells"] if c["method"]["label"] == "smoothing" and c["radius_text"] == "0.1")
-    for st, p, y, rad in zip(cell["samples"]["status"], cell["samples"]["predicted"], cell["samples"]["label"],
-                             smooth["samples"]["radius"]):
+    for st, _p, _y, rad in zip(cell["samples"]["status"], cell["samples"]["predicted"], cell["samples"]["label"],
+                             smooth["samples"]["radius"], strict=True):
         if st == "certified":  # certified at ε = 0.1 means a radius of at least 0.1
             assert rad >= 0.1 - 1e-9
         elif st in ("abstain", "timeout", "error"):
@@ -355,12 +355,12 @@ def test_batched_bisection_matches_one_sample_at_a_time(tmp_path):
     crown = reg.verifier("crown")
     done = []
     batched = search_radii(crown, {}, ctx, rows, *args, proven, refuted, on_done=done.append)
-    alone = [search_radius(crown, {}, ctx, row, *args, p, r) for row, p, r in zip(rows, proven, refuted)]
+    alone = [search_radius(crown, {}, ctx, row, *args, p, r) for row, p, r in zip(rows, proven, refuted, strict=True)]
     grouped = search_radii(OneRadiusAtATime(), {}, ctx, rows, *args, proven, refuted)
     assert sum(done) == len(rows)
     assert [(b[0], b[1]) for b in batched] == [(a[0], a[1]) for a in alone] == [(g[0], g[1]) for g in grouped]
     assert any(b[0] > 0 for b in batched) and all(b[1] > 0 for b in batched)
-    assert all(b[0] < 0.05 for b, r in zip(batched, refuted) if r is not None)
+    assert all(b[0] < 0.05 for b, r in zip(batched, refuted, strict=True) if r is not None)
     assert ctx.notes == []
 
 

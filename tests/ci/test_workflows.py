@@ -124,7 +124,7 @@ def test_jobs_that_read_submissions_hold_no_secret_and_no_write_token():
 
 
 def test_comment_workflow_never_checks_out_or_runs_code():
-    for name, job in jobs(WORKFLOWS / "comment.yml"):
+    for _name, job in jobs(WORKFLOWS / "comment.yml"):
         for step in steps(job):
             assert "run" not in step
             assert not step.get("uses", "").startswith("actions/checkout@")
@@ -136,7 +136,7 @@ def test_pull_request_target_only_dispatches():
         if "pull_request_target" not in (triggers if isinstance(triggers, dict) else [triggers]):
             continue
         assert path.name == "reverify-label.yml"
-        for name, job in jobs(path):
+        for _name, job in jobs(path):
             for step in steps(job):
                 assert "uses" not in step, "the label dispatcher must not check out or run actions"
                 assert step["run"].startswith("gh workflow run reverify.yml")

@@ -65,7 +65,8 @@ def test_show_matches_dataset_names_as_people_write_them(repo):
 
 
 def test_show_json_and_errors(repo):
-    code, out, _ = run("show", "--store", str(repo / "leaderboard"), "--dataset", "mnist", "--norm", "linf", "--radius", "0.1", "--format", "json")
+    code, out, _ = run("show", "--store", str(repo / "leaderboard"), "--dataset", "mnist", "--norm", "linf", "--radius", "0.1",
+                       "--format", "json")
     doc = json.loads(out)
     assert code == 0 and doc["setting"]["radius_text"] == "0.1" and len(doc["rows"]) == 13
     assert doc["coverage"]["rows"] == 13 and doc["coverage"]["re-verified"] == 1

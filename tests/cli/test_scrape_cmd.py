@@ -117,8 +117,10 @@ def test_new_fails_cleanly_when_the_paper_is_unknown(cli, tmp_path):
 def test_failure_modes_through_the_command_are_one_line_each(cli, services):
     services.clear()
     services.expect_request("/or2/notes").respond_with_data("slow down", status=429, headers={"Retry-After": "0"})
-    services.expect_request("/crossref/works/10.1109/iccv.2019.00494").respond_with_data('{"status":"ok","message":{"DOI":"10.1', content_type="application/json")
-    services.expect_request("/arxiv/api/query").respond_with_data("<feed xmlns='http://www.w3.org/2005/Atom'><entry>", content_type="application/atom+xml")
+    services.expect_request("/crossref/works/10.1109/iccv.2019.00494").respond_with_data(
+        '{"status":"ok","message":{"DOI":"10.1', content_type="application/json")
+    services.expect_request("/arxiv/api/query").respond_with_data(
+        "<feed xmlns='http://www.w3.org/2005/Atom'><entry>", content_type="application/atom+xml")
     cases = [
         (["scrape", "openreview:mzyZ4wzKlM"], "error: openreview: HTTP 429 TOO MANY REQUESTS after 3 attempts"),
         (["scrape", "doi:10.1109/ICCV.2019.00494", "--scraper", "doi"], "error: crossref: malformed JSON"),

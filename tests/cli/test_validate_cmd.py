@@ -53,7 +53,8 @@ def test_format_json(tmp_path):
     code, out, _ = run("validate", "--format", "json", str(tmp_path))
     doc = json.loads(out)
     assert code == 1 and doc["ok"] is False and doc["files"] == 2
-    assert doc["problems"] == [{"file": str(tmp_path / "bad.json"), "pointer": "/", "message": "not UTF-8 text (byte 0)", "severity": "error"}]
+    assert doc["problems"] == [{"file": str(tmp_path / "bad.json"), "pointer": "/", "message": "not UTF-8 text (byte 0)",
+                                "severity": "error"}]
 
 
 def test_no_traceback_from_the_installed_command(tmp_path):

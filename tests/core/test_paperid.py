@@ -47,7 +47,8 @@ def test_doi():
 
 
 def test_paper_keys_from_fields_and_url():
-    keys = paper_keys({"title": "Certified Training: Small Boxes are All You Need", "url": "https://arxiv.org/abs/2210.04871v1", "doi": "10.5555/ABC"})
+    keys = paper_keys({"title": "Certified Training: Small Boxes are All You Need", "url": "https://arxiv.org/abs/2210.04871v1",
+                       "doi": "10.5555/ABC"})
     assert keys == {"arxiv:2210.04871", "doi:10.5555/abc", "title:certified training small boxes are all you need"}
     keys = paper_keys({"title": "X", "url": "https://openreview.net/pdf?id=mzyZ4wzKlM", "arxiv": "2305.14000"})
     assert keys == {"openreview:mzyZ4wzKlM", "arxiv:2305.14000", "title:x"}

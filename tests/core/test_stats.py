@@ -103,7 +103,7 @@ def test_same_protocol_refutation_is_two_sample_when_the_claim_states_its_n():
     rng = np.random.default_rng(0)
     n, p, trials = 500, 0.6, 3000
     one_sample = two_sample = 0
-    for claim_k, ours_k in zip(rng.binomial(n, p, trials), rng.binomial(n, p, trials)):
+    for claim_k, ours_k in zip(rng.binomial(n, p, trials), rng.binomial(n, p, trials), strict=True):
         certified = proportion(int(ours_k), n)
         claimed = 100.0 * claim_k / n
         one_sample += decide(claimed, certified, same_protocol=True).status == "refuted"

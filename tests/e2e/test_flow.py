@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from curator.cli import main as cli_main
 from trustkit import set_path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,8 +36,6 @@ FULL = "0"  # the claim's full selection (all 360 digits test images)
 # The claims run at the smoothing floor for publication (n = 10,000 noise draws, alpha 0.001) instead of
 # the example's 100,000 draws: the full 360-image protocol then takes seconds, not minutes.
 FAST = {"certification__params__n": 10000}
-
-from curator.cli import main as cli_main
 
 _NEEDED = ("validate", "diff", "verify", "merge-reports", "approve", "render")
 pytestmark = [

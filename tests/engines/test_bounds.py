@@ -111,7 +111,7 @@ def test_mlp_bounds_are_sound_and_crown_is_tighter_than_ibp(norm, eps):
     finite = torch.isfinite(ibp_lb)
     # Not a theorem for every network, but on a small random MLP CROWN is far tighter.
     assert crown_lb[finite].mean() > ibp_lb[finite].mean()
-    for (cl, cu), (il, iu) in zip(net.crown_intermediate(x, norm, eps / 4), net.ibp(x, norm, eps / 4)):
+    for (cl, cu), (il, iu) in zip(net.crown_intermediate(x, norm, eps / 4), net.ibp(x, norm, eps / 4), strict=True):
         assert (cl >= il).all() and (cu <= iu).all()  # intersected with IBP by construction
 
 
@@ -207,9 +207,10 @@ def test_input_set_concretization_is_the_exact_minimum_over_ball_and_box(norm):
                 assert abs(float(got[b, s]) - exact) < 1e-6
             else:
                 # a feasible point: δ(t) = clip(−t a) into the box, t bisected until ‖δ(t)‖ = ε;
-                # its value upper-bounds the minimum
-                def delta(t):
-                    return torch.minimum(torch.maximum(-t * a, lo[b] - x0[b]), hi[b] - x0[b])
+                # its value upper-bounds the minimum. a and the box are bound as defaults so that delta reads
+                # this iteration's values by construction, not by when it happens to be called.
+                def delta(t, a=a, box_lo=lo[b] - x0[b], box_hi=hi[b] - x0[b]):
+                    return torch.minimum(torch.maximum(-t * a, box_lo), box_hi)
 
                 t_lo, t_hi = 0.0, 1e6
                 for _ in range(200):

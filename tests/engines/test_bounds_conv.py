@@ -51,7 +51,7 @@ def _random_conv(seed: int, variant: str) -> tuple[nn.Sequential, tuple[int, int
 
 def _assert_same(fast, ref, x, labels, norm, eps):
     with torch.no_grad():
-        for (fl, fu), (rl, ru) in zip(fast.crown_intermediate(x, norm, eps), ref.crown_intermediate(x, norm, eps)):
+        for (fl, fu), (rl, ru) in zip(fast.crown_intermediate(x, norm, eps), ref.crown_intermediate(x, norm, eps), strict=True):
             assert (fl - rl).abs().max() <= TOL and (fu - ru).abs().max() <= TOL
         a = fast.margin_lower_bounds(x, labels, norm, eps)
         b = ref.margin_lower_bounds(x, labels, norm, eps)
@@ -114,7 +114,7 @@ def test_tightened_ibp_is_never_looser(shared, which):
     new = _net(model, (1, 28, 28), tighten_ibp=True)
     labels = model(x).argmax(1)
     with torch.no_grad():
-        for (nl, nu), (ol, ou) in zip(new.crown_intermediate(x, "linf", eps), old.crown_intermediate(x, "linf", eps)):
+        for (nl, nu), (ol, ou) in zip(new.crown_intermediate(x, "linf", eps), old.crown_intermediate(x, "linf", eps), strict=True):
             assert (nl >= ol - TOL).all() and (nu <= ou + TOL).all()
         a = new.margin_lower_bounds(x, labels, "linf", eps, with_ibp=True)
         b = old.margin_lower_bounds(x, labels, "linf", eps, with_ibp=True)
@@ -168,15 +168,15 @@ def test_alpha_crown_certificates_agree_with_milp_and_pgd(shared):
     reg = get_registry()
     found = {"crown": 0, "alpha": 0}
     for eps in (0.002, 0.006):
-        def task(params):
+        def task(params, radius=eps):
             return VerifyTask(model=model, inputs=x, labels=y, indices=list(range(len(y))), norm="linf",
-                              radius=eps, params=params, num_classes=10, time_limit=60)
+                              radius=radius, params=params, num_classes=10, time_limit=60)
 
         crown = reg.verifier("crown").verify(task({}))
         alpha = reg.verifier("crown").verify(task({"alpha_iterations": 30, "alpha_lr": 0.2}))
         milp = reg.verifier("milp").verify(task({}))
         pgd = reg.verifier("pgd").verify(task({}))
-        for c, a, m, p in zip(crown, alpha, milp, pgd):
+        for c, a, m, p in zip(crown, alpha, milp, pgd, strict=True):
             assert a.extra["margin_lower_bound"] >= c.extra["margin_lower_bound"] - 1e-6
             if a.status == "certified":
                 assert m.status == "certified" and p.status != "attacked", (eps, a.index)

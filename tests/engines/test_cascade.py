@@ -109,7 +109,7 @@ def test_a_cascade_needs_every_earlier_stage_to_agree():
     single = ibp.verify(_task(base, x))
     assert [r.status for r in same] == [r.status for r in single]
     mixed = certify_cascade(ibp, _task(Cascade([other, base]), x))
-    for r, s in zip(mixed, single):
+    for r, s in zip(mixed, single, strict=True):
         assert r.status != "certified" or (s.status == "certified" and s.predicted == 2)
         assert r.extra["cascade_stage"] == 0 and r.predicted == 2  # routed to the constant stage
 
@@ -119,7 +119,7 @@ def test_normalisation_prefix_goes_to_every_stage():
     prefix, cascade = find_cascade(model)
     assert len(prefix) == 1 and len(cascade.stages) == 2
     x = torch.rand(4, 1, 2)
-    for built, stage in zip(stage_models(model), cascade.stages):
+    for built, stage in zip(stage_models(model), cascade.stages, strict=True):
         assert torch.allclose(built(x), stage((x - 0.5) / 0.25))
 
 

@@ -76,7 +76,7 @@ def test_lipschitz_verifier_certifies_a_small_lipschitz_network():
         # A Lipschitz certificate is a proof, so the attack cannot break it, and crown (tighter) agrees.
         pgd = reg.verifier("pgd").verify(task)
         crown = reg.verifier("crown").verify(task)
-        for r, a, c in zip(res, pgd, crown):
+        for r, a, c in zip(res, pgd, crown, strict=True):
             if r.status == "certified":
                 assert a.status == "not_broken" and c.status == "certified"
 

@@ -52,7 +52,7 @@ class PrecisionProbe(Verifier):
         with torch.no_grad():
             pred = task.model(task.inputs).argmax(1)
         return [SampleResult(i, int(y), int(p), "not_certified", 0.0) for i, y, p in
-                zip(task.indices, task.labels, pred)]
+                zip(task.indices, task.labels, pred, strict=True)]
 
 
 class ProbePlugin:

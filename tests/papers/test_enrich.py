@@ -46,7 +46,7 @@ def test_dry_run_prints_a_diff_and_writes_nothing(board):
     res = CliRunner().invoke(main, ["enrich", str(board), "-q"])
     assert res.exit_code == 0, res.output
     assert _snapshot(board) == before
-    assert "+++ " in res.stdout and any(l.startswith("+") and '"Zhouxing Shi"' in l for l in res.stdout.splitlines())
+    assert "+++ " in res.stdout and any(line.startswith("+") and '"Zhouxing Shi"' in line for line in res.stdout.splitlines())
     assert "5 to change" in res.stderr
 
 

@@ -137,7 +137,8 @@ def test_malformed_or_cut_bodies_are_one_line_errors_and_never_cached(httpserver
 
 
 def test_xml_entity_declarations_refused(httpserver, client):
-    httpserver.expect_request("/x").respond_with_data(b'<?xml version="1.0"?><!DOCTYPE f [<!ENTITY a "aaaa">]><f>&a;</f>', content_type="text/xml")
+    httpserver.expect_request("/x").respond_with_data(b'<?xml version="1.0"?><!DOCTYPE f [<!ENTITY a "aaaa">]><f>&a;</f>',
+                                                      content_type="text/xml")
     with pytest.raises(ScrapeError, match="entity declarations"):
         client().get_xml(httpserver.url_for("/x"), service="t")
 

@@ -98,4 +98,5 @@ def test_duplicate_under_two_proceedings_links_is_found(tmp_path):
     res = CliRunner().invoke(main, ["validate", str(tmp_path), "--format", "json"])
     doc = json.loads(res.stdout)
     assert res.exit_code == 1
-    assert any("duplicate of" in p["message"] and "url:https://proceedings.mlr.press/v139/zhang21b.html" in p["message"] for p in doc["problems"])
+    assert any("duplicate of" in p["message"] and "url:https://proceedings.mlr.press/v139/zhang21b.html" in p["message"]
+               for p in doc["problems"])

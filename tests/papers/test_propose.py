@@ -123,7 +123,8 @@ def test_propose_command_end_to_end(services, tmp_path):
     serve_all(services)
     get_host(reload=True)
     archive = _tar_gz({
-        "main.tex": b"\\documentclass{article}\\title{Certified Training: Small Boxes are All You Need}\\begin{document}\\input{sec/results}\\end{document}",
+        "main.tex": b"\\documentclass{article}\\title{Certified Training: Small Boxes are All You Need}"
+                    b"\\begin{document}\\input{sec/results}\\end{document}",
         "sec/results.tex": (LATEX / "t04_booktabs_pm.tex").read_bytes(),
     })
     services.expect_request("/arxiv/e-print/2210.04871").respond_with_data(archive, content_type="application/x-eprint-tar")

@@ -37,7 +37,7 @@ def test_ibp_implies_crown_and_no_certificate_is_broken(norm, eps):
     assert n_ibp < n_crown
     with torch.no_grad():
         clean = model(x).argmax(1)
-    for a, b, c, p in zip(ibp, crown_ibp, crown, pgd):
+    for a, b, c, p in zip(ibp, crown_ibp, crown, pgd, strict=True):
         assert a.predicted == b.predicted == c.predicted == int(clean[a.index])
         if a.status == "certified":
             assert c.status == "certified" and b.status == "certified"
@@ -110,7 +110,7 @@ def test_crown_alpha_params_are_validated_and_never_looser():
         return [r.extra["margin_lower_bound"] for r in crown.verify(task)]
 
     plain, tuned = run({}), run({"alpha_iterations": 10, "alpha_lr": 0.2})
-    assert all(t >= p - 1e-6 for p, t in zip(plain, tuned)) and sum(tuned) > sum(plain)
+    assert all(t >= p - 1e-6 for p, t in zip(plain, tuned, strict=True)) and sum(tuned) > sum(plain)
     validator = Draft202012Validator(crown.params_schema)
     assert validator.is_valid({"alpha_iterations": 20, "alpha_lr": 0.5})
     assert not validator.is_valid({"alpha_iterations": -1}) and not validator.is_valid({"alpha_lr": 0})

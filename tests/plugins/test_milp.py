@@ -65,9 +65,9 @@ def test_bounds_contain_every_sampled_point(method):
     bounds = preactivation_bounds(net, lo, hi, method)
     xs = rng.uniform(lo, hi, size=(2000, 4))
     h = xs.T
-    for i, (l, u) in enumerate(bounds):
+    for i, (lb, ub) in enumerate(bounds):
         z = net.weights[i] @ h + net.biases[i][:, None]
-        assert np.all(z >= l[:, None]) and np.all(z <= u[:, None])
+        assert np.all(z >= lb[:, None]) and np.all(z <= ub[:, None])
         h = np.maximum(z, 0)
     logits = net.forward(xs)
     label = int(np.argmax(net.forward(x0)))
@@ -76,7 +76,7 @@ def test_bounds_contain_every_sampled_point(method):
     assert np.all(logits[:, [label]] - logits[:, targets] >= lower)
     if method == "crown":  # CROWN intersected with IBP is never looser
         ibp = preactivation_bounds(net, lo, hi, "ibp")
-        assert all(np.all(c[0] >= i[0]) and np.all(c[1] <= i[1]) for c, i in zip(bounds, ibp))
+        assert all(np.all(c[0] >= i[0]) and np.all(c[1] <= i[1]) for c, i in zip(bounds, ibp, strict=True))
 
 
 def test_milp_agrees_with_exhaustive_sampling_on_small_nets():
@@ -194,7 +194,7 @@ def _task(model, x, y, norm, radius, **params):
 
 
 def _check_results(model, x, results, norm, radius):
-    for r, xi in zip(results, x):
+    for r, xi in zip(results, x, strict=True):
         assert r.status in ("certified", "not_certified", "timeout"), r.extra
         if r.status == "not_certified":
             w = r.extra["witness"]
@@ -216,7 +216,7 @@ def test_plugin_on_mnist_images(shared):
     _check_results(model, x, large, "linf", 0.15)
     assert all(r.status == "not_certified" for r in large)
     # A certificate at 0.02 is never contradicted at a smaller radius.
-    for r, r2 in zip(small, verifier.verify(_task(model, x, y, "linf", 0.01))):
+    for r, r2 in zip(small, verifier.verify(_task(model, x, y, "linf", 0.01)), strict=True):
         assert not (r.status == "certified" and r2.status == "not_certified")
     with pytest.raises(ValueError, match="l2"):
         verifier.verify(_task(model, x[:1], y[:1], "l2", 0.5))
@@ -281,7 +281,8 @@ def test_certified_by_ibp_implies_crown_implies_milp(shared):
                 assert r.status == "certified" and r.predicted == int(y[i])
             if r.status == "not_certified":
                 assert not bool(crown[i])
-            counts["ibp"] += int(ibp[i]); counts["crown"] += int(crown[i])
+            counts["ibp"] += int(ibp[i])
+            counts["crown"] += int(crown[i])
             counts["milp"] += int(r.status == "certified" and r.predicted == int(y[i]))
     assert counts["ibp"] <= counts["crown"] <= counts["milp"] and counts["milp"] > counts["ibp"]
 
@@ -359,7 +360,7 @@ def test_milp_bounds_are_the_bound_engines(norm):
     lo, hi = np.clip(x0 - eps, 0, 1), np.clip(x0 + eps, 0, 1)
     ours = preactivation_bounds(net, lo, hi, "crown", (x0, eps) if norm == "l1" else None)
     engine = from_module(model, (4,), dtype=torch.float64).crown_intermediate(torch.from_numpy(x0)[None], norm, eps)
-    for (l, u), (el, eu) in zip(ours, engine):
-        assert np.all(l <= el[0].numpy()) and np.all(u >= eu[0].numpy())
-        np.testing.assert_allclose(l, el[0].numpy(), atol=1e-8)
-        np.testing.assert_allclose(u, eu[0].numpy(), atol=1e-8)
+    for (lb, ub), (el, eu) in zip(ours, engine, strict=True):
+        assert np.all(lb <= el[0].numpy()) and np.all(ub >= eu[0].numpy())
+        np.testing.assert_allclose(lb, el[0].numpy(), atol=1e-8)
+        np.testing.assert_allclose(ub, eu[0].numpy(), atol=1e-8)

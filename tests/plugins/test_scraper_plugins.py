@@ -138,12 +138,16 @@ def test_doi_falls_back_to_content_negotiation(scrapers, services):
 @pytest.mark.parametrize(
     "url,title,venue,first_author",
     [
-        ("http://proceedings.mlr.press/v139/zhang21b.html", "Towards Certifying L-infinity Robustness using Neural Networks with L-inf-dist Neurons", "ICML", "Bohang Zhang"),
-        ("https://proceedings.mlr.press/v139/zhang21b/zhang21b.pdf", "Towards Certifying L-infinity Robustness using Neural Networks with L-inf-dist Neurons", "ICML", "Bohang Zhang"),
+        ("http://proceedings.mlr.press/v139/zhang21b.html",
+         "Towards Certifying L-infinity Robustness using Neural Networks with L-inf-dist Neurons", "ICML", "Bohang Zhang"),
+        ("https://proceedings.mlr.press/v139/zhang21b/zhang21b.pdf",
+         "Towards Certifying L-infinity Robustness using Neural Networks with L-inf-dist Neurons", "ICML", "Bohang Zhang"),
         ("https://openaccess.thecvf.com/content_ICCV_2019/html/Gowal_Scalable_Verified_Training_for_Provably_Robust_Image_Classification_ICCV_2019_paper.html",
          "Scalable Verified Training for Provably Robust Image Classification", "ICCV", "Sven Gowal"),
-        ("https://www.ijcai.org/Proceedings/2019/0654.pdf", "Robustra: Training Provable Robust Neural Networks over Reference Adversarial Space", "IJCAI", "Linyi Li"),
-        ("https://proceedings.neurips.cc/paper/2021/file/988f9153ac4fd966ea302dd9ab9bae15-Paper.pdf", "Fast Certified Robust Training with Short Warmup", "NeurIPS", "Zhouxing Shi"),
+        ("https://www.ijcai.org/Proceedings/2019/0654.pdf",
+         "Robustra: Training Provable Robust Neural Networks over Reference Adversarial Space", "IJCAI", "Linyi Li"),
+        ("https://proceedings.neurips.cc/paper/2021/file/988f9153ac4fd966ea302dd9ab9bae15-Paper.pdf",
+         "Fast Certified Robust Training with Short Warmup", "NeurIPS", "Zhouxing Shi"),
     ],
 )
 def test_proceedings_pages(scrapers, url, title, venue, first_author):
@@ -155,7 +159,8 @@ def test_proceedings_pages(scrapers, url, title, venue, first_author):
 
 
 def test_proceedings_page_without_meta_tags(scrapers, services):
-    services.expect_request("/proc/proceedings.mlr.press/v1/nothing.html").respond_with_data("<html><title>x</title></html>", content_type="text/html")
+    services.expect_request("/proc/proceedings.mlr.press/v1/nothing.html").respond_with_data(
+        "<html><title>x</title></html>", content_type="text/html")
     with pytest.raises(ScrapeError, match="no citation_title meta tag"):
         _resolve(scrapers, "https://proceedings.mlr.press/v1/nothing.html", only="proceedings")
 

@@ -71,7 +71,7 @@ def test_sequential_certifies_easy_points_with_few_draws_and_agrees():
     x = [1.0, 0.0]  # pA = Φ(4): radius about 0.9
     seq = Smoothing().verify(task_for(model, x, 3, 0.25, {**params, "mode": "sequential"}))
     cert = Smoothing().verify(task_for(model, x, 3, 0.25, params))
-    for s, c in zip(seq, cert):
+    for s, c in zip(seq, cert, strict=True):
         assert s.status == c.status == "certified"
         assert s.extra["n_used"] < 2000 and c.extra["n_used"] == 100100
     far = Smoothing().verify(task_for(model, [0.02, 0.0], 2, 0.25, {**params, "mode": "sequential"}))

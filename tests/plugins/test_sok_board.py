@@ -44,7 +44,7 @@ def test_every_number_equals_the_board(board_file, batch):
     board = yaml.safe_load(board_file.read_text(encoding="utf-8"))
     records = [(s["setting"], r) for s in board for r in s["records"]]
     assert len(records) == len(batch.entries)
-    for (setting, record), entry in zip(records, batch.entries):
+    for (setting, record), entry in zip(records, batch.entries, strict=True):
         published = record["score"].strip().rstrip("%")
         assert Fraction(published) == Fraction(str(entry["result"]["certified_accuracy"])), entry["id"]
         assert entry["certification"]["type"] == ("probabilistic" if record["prob"] else "deterministic")
@@ -56,8 +56,11 @@ def test_every_number_equals_the_board(board_file, batch):
         assert entry["setting"]["radius"] == float(Fraction(num) / Fraction(den or 1))
         venue = record.get("venue")
         if venue:
-            assert str(entry["paper"]["year"]) in venue and entry["paper"]["venue"] == " ".join(venue.replace(str(entry["paper"]["year"]), "").split())
-        assert "comment" not in str(entry["paper"]) and set(entry) <= {"schema_version", "id", "paper", "setting", "result", "certification", "training", "provenance", "status"}
+            assert str(entry["paper"]["year"]) in venue
+            assert entry["paper"]["venue"] == " ".join(venue.replace(str(entry["paper"]["year"]), "").split())
+        assert "comment" not in str(entry["paper"])
+        assert set(entry) <= {"schema_version", "id", "paper", "setting", "result", "certification", "training", "provenance",
+                              "status"}
         if "training" in entry:
             assert record["comment"].startswith("Approach name:")
 
@@ -76,7 +79,8 @@ def test_facts_of_known_records(batch):
     # No venue and no arXiv id → year unknown (null), not guessed.
     orv = [e for e in batch.entries if e["paper"].get("openreview") == "H1lQIgrFDS"]
     assert orv and all(m["paper"]["year"] is None for m in orv)
-    assert {e["setting"]["dataset"] for e in batch.entries if "64x64" in e["provenance"]["source"] or e["setting"]["dataset"] == "imagenet64"} == {"imagenet64"}
+    assert {e["setting"]["dataset"] for e in batch.entries
+            if "64x64" in e["provenance"]["source"] or e["setting"]["dataset"] == "imagenet64"} == {"imagenet64"}
 
 
 def test_quirks_are_warned(batch):
@@ -103,7 +107,8 @@ def test_order_contradiction_and_bad_input(tmp_path):
     batch = SokBoardImporter().read(board)
     assert [e["result"]["certified_accuracy"] for e in batch.entries] == [40, 41.5]
     assert any("contradicts its scores" in w for w in batch.warnings)
-    board.write_text("- setting: 'CIFAR-10, \\(\\ell_2\\), \\(\\epsilon=0.5\\)'\n  records:\n  - {score: 'lots', title: A, link: 'https://x.org'}\n", encoding="utf-8")
+    board.write_text("- setting: 'CIFAR-10, \\(\\ell_2\\), \\(\\epsilon=0.5\\)'\n  records:\n"
+                     "  - {score: 'lots', title: A, link: 'https://x.org'}\n", encoding="utf-8")
     with pytest.raises(Exception, match=r"/0/records/0/score: score 'lots' is not a percentage"):
         SokBoardImporter().read(board)
     board.write_text("- setting: [unclosed\n", encoding="utf-8")
@@ -120,7 +125,8 @@ def test_helpers():
     with pytest.raises(ValueError):
         parse_score("0.98")
     assert split_venue("ICLR 2024") == ("ICLR", 2024)
-    assert split_venue("ICML 2022 Workshop on Formal Verification of Machine Learning") == ("ICML Workshop on Formal Verification of Machine Learning", 2022)
+    assert split_venue("ICML 2022 Workshop on Formal Verification of Machine Learning") == (
+        "ICML Workshop on Formal Verification of Machine Learning", 2022)
     assert split_venue(None) == (None, None)
     assert year_from_arxiv("2210.04871") == 2022 and year_from_arxiv("cs/0112017") is None
     assert method_from_comment("Approach name: CC-IBP") == "CC-IBP" and method_from_comment("SortNet") is None

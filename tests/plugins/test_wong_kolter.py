@@ -55,14 +55,14 @@ def _check(model, x, y, out, tolerance: float):
     assert abs(robust_error - PUBLISHED_ROBUST_ERROR) <= tolerance, robust_error
     assert ibp_acc < crown_acc  # IBP is far looser on this (LP-trained) model
     # Per sample: ibp ⇒ crown.
-    for a, b in zip(ibp, crown):
+    for a, b in zip(ibp, crown, strict=True):
         assert a.index == b.index
         if a.status == "certified":
             assert b.status == "certified"
     # The attack never breaks a certified sample, and its accuracy is an upper bound.
     pgd_acc = sum(r.status == "not_broken" for r in pgd) / n
     assert pgd_acc >= crown_acc
-    for c, a in zip(crown, pgd):
+    for c, a in zip(crown, pgd, strict=True):
         if c.certified_correct:
             assert a.status == "not_broken", (c.index, a.extra.get("margin"))
     # Witnesses are real: re-executed here, they are misclassified and inside the ε-ball ∩ box.

@@ -31,7 +31,7 @@ def honest_answers(method, task):
     with torch.no_grad():
         pred = task.model(task.inputs).argmax(1)
     status = "not_broken" if isinstance(method, Attack) else "not_certified"
-    return [SampleResult(i, int(y), int(p), status, 0.0) for i, y, p in zip(task.indices, task.labels, pred)]
+    return [SampleResult(i, int(y), int(p), status, 0.0) for i, y, p in zip(task.indices, task.labels, pred, strict=True)]
 
 
 def misbehave(how, answers):
@@ -116,7 +116,7 @@ def test_an_attack_witness_that_does_not_replay_is_an_error_sample(tmp_path):
 
         def verify(self, task):
             return [SampleResult(i, int(y), (int(y) + 1) % 10, "broken", 0.0, extra={"witness": 1 - x})
-                    for i, y, x in zip(task.indices, task.labels, task.inputs)]
+                    for i, y, x in zip(task.indices, task.labels, task.inputs, strict=True)]
 
     host = host_with(method(Verifier), FarWitness())
     report = verify_entry(deterministic_claim(tmp_path, "honest-verifier"),

@@ -68,7 +68,8 @@ def _cifar_archive_from_csv(shared) -> tuple[bytes, torch.Tensor, torch.Tensor]:
     batch = np.tile(records, (100, 1)).tobytes()
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=1) as tar:
-        for name, data in (("cifar-10-batches-bin/batches.meta.txt", b"airplane\n"), ("../escape.txt", b"x"), ("cifar-10-batches-bin/test_batch.bin", batch)):
+        for name, data in (("cifar-10-batches-bin/batches.meta.txt", b"airplane\n"), ("../escape.txt", b"x"),
+                           ("cifar-10-batches-bin/test_batch.bin", batch)):
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))

@@ -192,7 +192,7 @@ def test_sequential_and_certify_agree_on_the_demo(tmp_path):
     seq = verify_entry(seq_entry, opts(tmp_path))
     a = [s == "certified" for s in cert["samples"]["status"]]
     b = [s == "certified" for s in seq["samples"]["status"]]
-    agree = sum(x == y for x, y in zip(a, b)) / len(a)
+    agree = sum(x == y for x, y in zip(a, b, strict=True)) / len(a)
     assert len(a) == 360 and agree >= 0.99, agree
     assert sum(seq["samples"]["extra"]["n_used"]) < sum(cert["samples"]["extra"]["n_used"]) / 10
 

@@ -74,7 +74,7 @@ class _Builder:
             padding = module.padding
             if isinstance(padding, str):
                 # 'same' pads dilation·(k-1) in total per side pair; odd totals pad asymmetrically.
-                totals = [d * (k - 1) for d, k in zip(_pair(module.dilation), module.kernel_size)]
+                totals = [d * (k - 1) for d, k in zip(_pair(module.dilation), module.kernel_size, strict=True)]
                 if padding == "same" and any(t % 2 for t in totals):
                     raise UnsupportedLayerError(f"{label}: asymmetric 'same' padding is not supported")
                 padding = tuple(t // 2 for t in totals) if padding == "same" else (0, 0)

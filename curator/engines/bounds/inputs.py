@@ -95,13 +95,13 @@ def _l2_dual(a, x, lo, hi, e, iterations: int = 30) -> torch.Tensor:
     for every ``λ > 0``, ``g(λ) = Σ_i min_{l_i ≤ δ_i ≤ h_i} (a_i δ_i + λ δ_i²) − λ ε²`` is a lower bound
     (the minimiser is ``δ_i = clip(−a_i / 2λ, l_i, h_i)``). ``λ`` is searched by bisection for
     ``‖δ(λ)‖ = ε``, where the bound is tight; whatever ``λ`` the search ends at, ``g(λ)`` stays sound."""
-    l, h = lo - x, hi - x  # [B, 1 or S, d]
+    d_lo, d_hi = lo - x, hi - x  # bounds on δ (the l_i, h_i above): [B, 1 or S, d]
     e2 = (e * e).unsqueeze(-1)  # [B or 1, 1, 1]
     lam_hi = (a.norm(dim=-1, keepdim=True) / (2 * e.unsqueeze(-1)).clamp(min=1e-12)).clamp(min=1e-20)
     lam_lo = lam_hi * 1e-7
 
     def delta(lam):
-        return torch.minimum(torch.maximum(-a / (2 * lam), l), h)
+        return torch.minimum(torch.maximum(-a / (2 * lam), d_lo), d_hi)
 
     for _ in range(iterations):  # geometric bisection: the norm of δ(λ) decreases in λ
         mid = (lam_lo.log() / 2 + lam_hi.log() / 2).exp()

@@ -163,7 +163,7 @@ class BoundedNetwork:
             A_ins, bias = node.op.backward(A, relax.get(k))
             if bias is not None:
                 total = total + bias
-            for i, Ai in zip(node.inputs, A_ins):
+            for i, Ai in zip(node.inputs, A_ins, strict=True):
                 As[i] = As[i] + Ai if i in As else Ai
         return As.get(0), total
 

@@ -185,7 +185,7 @@ class BoundConv2d(BoundOp):
     def patch_kernel(self, kernel: tuple[int, int]) -> tuple[int, int]:
         """The size of an input window for an output window of size ``kernel``."""
         return tuple((k - 1) * s + d * (K - 1) + 1
-                     for k, s, d, K in zip(kernel, self.stride, self.dilation, self.weight.shape[2:]))
+                     for k, s, d, K in zip(kernel, self.stride, self.dilation, self.weight.shape[2:], strict=True))
 
 
 class BoundChannelAffine(BoundOp):
