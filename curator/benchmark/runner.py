@@ -563,14 +563,15 @@ def grid_bounds(run: ModelRun, grid: list[tuple[float, list[SampleResult]]]) -> 
 def attack_at_radius(run: ModelRun, plan: Plan, label: str, row: int, rad: float, out: Output) -> None:
     """Attack one sample at its bisection radius: a replayed witness inside it is a soundness flag."""
     attack = plan.attack
-    a = run_method(attack, plan.attack_params, run.ctx, rad, rows=[row])[0]
-    if a.status == "broken":
-        cls = replayed_class(run.ctx.model, run.ctx.x[row], a.extra.get("witness"), run.ctx.norm, rad)
-        if cls is not None and cls != int(run.pred[row]):
-            out.soundness.append({
-                "model": run.mid, "radius": rad, "index": int(run.ctx.indices[row]), "verifier": label,
-                "evidence": f"{attack.name} at the certified radius",
-                "detail": f"bisection radius {rad:g}; a replayed witness inside it is classified {cls}"})
+    answer = run_method(attack, plan.attack_params, run.ctx, rad, rows=[row])
+    _, replayed = replay_attack(attack, run.ctx.model, run.ctx.x[row:row + 1], answer, run.ctx.norm, rad,
+                                run.ctx.notes, f" on {run.mid} at bisection radius {rad:g}")
+    cls = replayed[0].predicted if 0 in replayed else None
+    if cls is not None and cls != int(run.pred[row]):
+        out.soundness.append({
+            "model": run.mid, "radius": rad, "index": int(run.ctx.indices[row]), "verifier": label,
+            "evidence": f"{attack.name} at the certified radius",
+            "detail": f"bisection radius {rad:g}; a replayed witness inside it is classified {cls}"})
 
 
 def bisection_row(run: ModelRun, plan: Plan, label: str, plugin: Verifier, params: dict[str, Any],
